@@ -1,0 +1,230 @@
+//! Building and running the application: connect, migrate, check secrets, bootstrap, bind, serve.
+
+use crate::auth::cache::CredentialCache;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::usage::UsageTracker;
+use crate::config::Config;
+use crate::config::secrets::ServerKeys;
+use crate::error::AppError;
+use crate::http::{EdgeSettings, edge_layer_fn, fallback_not_found, method_not_allowed};
+use crate::openapi::{ApiDoc, add_auth_aliases};
+use crate::state::{AppState, Shared};
+use crate::workspaces::{self, BootstrapCredentials};
+use anyhow::Context;
+use axum::Router;
+use axum::ServiceExt as _;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, Method};
+use axum::response::IntoResponse;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_store::{Db, DbOptions};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
+    if config.database_url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    }
+    let options = DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() };
+    let db = Db::connect(&config.database_url, &options)
+        .await
+        .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?;
+    db.migrate().await.context("database migration failed")?;
+    Ok(db)
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The application, built and bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    router: Router,
+    bootstrap: Option<BootstrapCredentials>,
+}
+
+impl Application {
+    /// Connects, migrates, loads and checks the secrets, runs the first-start bootstrap, and binds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = connect_and_migrate(&config).await?;
+        let keys = ServerKeys::load(config.jwt_secret.as_ref(), config.secret_key.as_ref(), &config.data_dir)
+            .context("cannot load the server's secret keys")?;
+        let (jwt_fp, enc_fp) = keys.fingerprints();
+        workspaces::check_key_fingerprints(&db, &jwt_fp, &enc_fp).await.map_err(anyhow::Error::msg)?;
+        let bootstrap = workspaces::bootstrap(&db, &config).await.map_err(app_error)?;
+        let listener =
+            TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+        let state = AppState::new(Shared {
+            jwt: JwtKeys::new(&keys.jwt, config.access_token_ttl),
+            credentials: CredentialCache::new(config.credential_cache_ttl),
+            usage: UsageTracker::default(),
+            limits: RateLimits::new(config.rate_limit_per_minute, config.login_rate_limit_per_minute),
+            metrics: crate::ops::prometheus(),
+            started_at: Instant::now(),
+            db,
+            config,
+        });
+        let router = build_router(state.clone()).0;
+        Ok(Self { listener, state, router, bootstrap })
+    }
+
+    /// The bound address (the real port when configured with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// What the first start created, when this start created it.
+    pub fn bootstrap_credentials(&self) -> Option<&BootstrapCredentials> {
+        self.bootstrap.as_ref()
+    }
+
+    /// The shared state (tests use its database handle).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests, flushes batched usage and closes
+    /// the database.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let background = tokio::spawn(background_tasks(self.state.clone(), stop.clone()));
+        let service = trim_trailing_slash(self.router);
+        let result = axum::serve(self.listener, service.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        stop.cancel();
+        let _ = background.await;
+        self.state.db.close().await;
+        result.context("server error")
+    }
+}
+
+fn app_error(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(fields) => {
+            anyhow::anyhow!(
+                "invalid configuration: {}",
+                fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            )
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// Periodic work of this instance: flush usage, sweep rate-limiter state.
+async fn background_tasks(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(state.config.usage_flush_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut sweeps = 0u32;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.cancelled() => break,
+        }
+        if let Err(e) = state.usage.flush(&state.db).await {
+            tracing::warn!(error = %e, "could not write usage times; will retry");
+        }
+        sweeps = sweeps.wrapping_add(1);
+        if sweeps % 12 == 0 {
+            state.limits.sweep();
+        }
+    }
+    if let Err(e) = state.usage.flush(&state.db).await {
+        tracing::warn!(error = %e, "could not write usage times at shutdown");
+    }
+}
+
+/// The full router and the OpenAPI document it serves.
+pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(crate::auth::routes::router())
+        .merge(crate::users::routes::router())
+        .merge(crate::api_keys::routes::router())
+        .merge(crate::agents::routes::router())
+        .merge(crate::ops::router())
+        .split_for_parts();
+    add_auth_aliases(&mut doc);
+    let config = &state.config;
+    let edge = Arc::new(EdgeSettings {
+        allowed_hosts: config.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        request_timeout: config.request_timeout,
+        max_body_bytes: config.max_body_bytes,
+    });
+    let router = api
+        .merge(crate::auth::routes::v1_aliases())
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc.clone()))
+        .fallback(fallback_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone())
+        .layer(CatchPanicLayer::custom(|_| AppError::Internal("handler panicked".into()).into_response()))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(CompressionLayer::new())
+        .layer(cors(&config.cors_allowed_origins))
+        .layer(axum::middleware::from_fn(edge_layer_fn(edge)));
+    (router, doc)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        base.allow_origin(Any)
+    } else {
+        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        base.allow_origin(AllowOrigin::list(list))
+    }
+}
+
+/// Treats `/path/` as `/path` (ARCHITECTURE §5), except under the docs UI, whose assets live below a
+/// trailing slash. Hand-written because tower-http's NormalizePath cannot exempt a prefix, and trimming
+/// the docs path would loop on the UI's own redirect.
+fn trim_trailing_slash(
+    router: Router,
+) -> impl tower::Service<Request, Response = axum::response::Response, Error = std::convert::Infallible, Future: Send>
++ Clone
++ Send
++ 'static {
+    tower::util::MapRequestLayer::new(|mut req: Request| {
+        let path = req.uri().path();
+        if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {
+            let trimmed = path.trim_end_matches('/');
+            let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+            let new = match req.uri().query() {
+                Some(q) => format!("{trimmed}?{q}"),
+                None => trimmed.to_owned(),
+            };
+            if let Ok(uri) = new.parse() {
+                *req.uri_mut() = uri;
+            }
+        }
+        req
+    })
+    .layer(router)
+}

@@ -1,0 +1,119 @@
+//! Cursor pagination for canonical lists: `{next, previous, results}` with opaque cursors. Pages are
+//! keyset pages on the (time-ordered UUIDv7) id, so they are stable while rows are added.
+
+use crate::error::AppError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Query parameters of every canonical list.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+    /// An opaque cursor from a previous page's `next` or `previous`.
+    pub cursor: Option<String>,
+}
+
+/// A page of results.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    /// URL of the next page, or null.
+    pub next: Option<String>,
+    /// URL of the previous page, or null.
+    pub previous: Option<String>,
+    /// The items.
+    pub results: Vec<T>,
+}
+
+/// Which way a page reads from its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    After,
+    Before,
+}
+
+/// A parsed page request.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    /// Rows wanted.
+    pub limit: i64,
+    direction: Direction,
+    cursor: Option<Uuid>,
+}
+
+impl PageRequest {
+    /// Parses `limit` and `cursor`, naming the bad parameter.
+    pub fn parse(q: &ListQuery) -> Result<Self, AppError> {
+        let bad = |field: &str, message: &str| AppError::BadRequest {
+            code: "INVALID_QUERY",
+            message: "Invalid query parameter".into(),
+            fields: vec![switchboard_domain::FieldError::new(field, message)],
+        };
+        let limit = q.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(bad("limit", "must be between 1 and 200"));
+        }
+        let (direction, cursor) = match &q.cursor {
+            None => (Direction::After, None),
+            Some(c) => {
+                let text = URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(|| bad("cursor", "is not a cursor this server issued"))?;
+                let (dir, id) =
+                    text.split_once(':').ok_or_else(|| bad("cursor", "is not a cursor this server issued"))?;
+                let id = id.parse().map_err(|_| bad("cursor", "is not a cursor this server issued"))?;
+                match dir {
+                    "a" => (Direction::After, Some(id)),
+                    "b" => (Direction::Before, Some(id)),
+                    _ => return Err(bad("cursor", "is not a cursor this server issued")),
+                }
+            }
+        };
+        Ok(Self { limit, direction, cursor })
+    }
+
+    /// The keyset condition (with the cursor as parameter `$n`, when there is one) and the ORDER BY clause,
+    /// for a table alias's `id` column.
+    pub fn clauses(&self, id_col: &str, n: usize) -> (String, String) {
+        match (self.direction, self.cursor) {
+            (Direction::After, None) => ("TRUE".into(), format!("{id_col} ASC")),
+            (Direction::After, Some(_)) => (format!("{id_col} > ${n}"), format!("{id_col} ASC")),
+            (Direction::Before, _) => (format!("{id_col} < ${n}"), format!("{id_col} DESC")),
+        }
+    }
+
+    /// The cursor id to bind (a nil UUID when there is none; the condition then does not use it).
+    pub fn cursor_param(&self) -> Option<Uuid> {
+        self.cursor
+    }
+
+    /// Rows to fetch: one more than the page, to know whether another page follows.
+    pub fn fetch_limit(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// Builds the page from fetched rows (in query order) and the request path.
+    pub fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> Uuid, path: &str) -> Page<T> {
+        let more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        if self.direction == Direction::Before {
+            rows.reverse();
+        }
+        let link = |dir: &str, id: Uuid| {
+            let cursor = URL_SAFE_NO_PAD.encode(format!("{dir}:{id}"));
+            Some(format!("{path}?limit={}&cursor={cursor}", self.limit))
+        };
+        let (has_next, has_previous) = match self.direction {
+            Direction::After => (more, self.cursor.is_some()),
+            Direction::Before => (true, more),
+        };
+        let next = if has_next { rows.last().and_then(|r| link("a", id_of(r))) } else { None };
+        let previous = if has_previous { rows.first().and_then(|r| link("b", id_of(r))) } else { None };
+        Page { next, previous, results: rows }
+    }
+}

@@ -1,0 +1,49 @@
+//! The state every handler shares.
+
+use crate::auth::cache::CredentialCache;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::RateLimits;
+use crate::auth::usage::UsageTracker;
+use crate::config::Config;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::Instant;
+use switchboard_store::Db;
+
+/// Shared, cheaply cloneable application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] holds.
+pub struct Shared {
+    /// The database.
+    pub db: Db,
+    /// The resolved configuration.
+    pub config: Config,
+    /// Access-token keys.
+    pub jwt: JwtKeys,
+    /// Checked credentials.
+    pub credentials: CredentialCache,
+    /// Batched last-used / last-seen times.
+    pub usage: UsageTracker,
+    /// Rate limiters.
+    pub limits: RateLimits,
+    /// Prometheus registry handle for `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// When this instance started.
+    pub started_at: Instant,
+}
+
+impl AppState {
+    /// Wraps the shared parts.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

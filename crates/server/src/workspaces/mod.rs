@@ -1,0 +1,175 @@
+//! Workspaces (tenants) and the first-start bootstrap.
+
+use crate::auth::{password, tokens};
+use crate::config::Config;
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use switchboard_domain::{Email, PersonName, Role, ScopeSet, Slug, WorkspaceId, WorkspaceName};
+use switchboard_store::{Db, StoreError, Tx, db_run, tx_run};
+
+/// A workspace as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Workspace {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// Display name.
+    pub name: String,
+    /// URL-safe short name.
+    pub slug: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// The change-feed version (the highest version any change has).
+    pub version: i64,
+    /// Created at.
+    pub created_at: DateTime<Utc>,
+}
+
+const WORKSPACE_COLUMNS: &str = "id, name, slug, timezone, version, created_at";
+
+/// Inserts a workspace in an open transaction.
+pub async fn insert(tx: &mut Tx, name: &WorkspaceName, slug: &Slug) -> Result<Workspace, StoreError> {
+    let ws = Workspace {
+        id: WorkspaceId::new().0,
+        name: name.as_str().to_owned(),
+        slug: slug.as_str().to_owned(),
+        timezone: "UTC".to_owned(),
+        version: 0,
+        created_at: Utc::now(),
+    };
+    let settings = sqlx::types::Json(serde_json::json!({ "default_region": "US" }));
+    tx_run!(tx, conn => sqlx::query(
+        "INSERT INTO workspaces (id, name, slug, timezone, version, purged_through_version, settings, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, 0, $5, $6, $6)",
+    ).bind(ws.id).bind(&ws.name).bind(&ws.slug).bind(&ws.timezone).bind(&settings).bind(ws.created_at)
+    .execute(&mut **conn).await.map(|r| r.rows_affected())).map_err(StoreError::from_sqlx)?;
+    Ok(ws)
+}
+
+/// Finds a workspace by slug.
+pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Workspace>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE slug = $1"));
+    Ok(db_run!(db, pool => sqlx::query_as(sql).bind(slug).fetch_optional(pool).await)?)
+}
+
+/// Finds a workspace by id.
+pub async fn find(db: &Db, id: WorkspaceId) -> Result<Option<Workspace>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"));
+    Ok(db_run!(db, pool => sqlx::query_as(sql).bind(id.0).fetch_optional(pool).await)?)
+}
+
+/// Resolves a workspace given as slug or id (CLI).
+pub async fn resolve(db: &Db, slug_or_id: &str) -> Result<Workspace, AppError> {
+    if let Ok(id) = slug_or_id.parse::<WorkspaceId>()
+        && let Some(ws) = find(db, id).await?
+    {
+        return Ok(ws);
+    }
+    find_by_slug(db, slug_or_id).await?.ok_or(AppError::NotFound)
+}
+
+/// Lists all workspaces (CLI).
+pub async fn list_all(db: &Db) -> Result<Vec<Workspace>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY created_at"));
+    Ok(db_run!(db, pool => sqlx::query_as(sql).fetch_all(pool).await)?)
+}
+
+/// Creates a workspace (CLI `admin create-workspace`).
+pub async fn create(db: &Db, name: &str, slug: Option<&str>) -> Result<Workspace, AppError> {
+    let name = WorkspaceName::parse("name", name).map_err(|e| AppError::Validation(vec![e]))?;
+    let slug = match slug {
+        Some(s) => Slug::parse("slug", s).map_err(|e| AppError::Validation(vec![e]))?,
+        None => Slug::from_name(name.as_str()),
+    };
+    let mut tx = db.begin().await?;
+    let ws = insert(&mut tx, &name, &slug).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AppError::Conflict {
+            code: "ALREADY_EXISTS",
+            message: format!("a workspace with slug '{}' already exists", slug.as_str()),
+            fields: vec![switchboard_domain::FieldError::new("slug", "is taken")],
+        },
+        other => other.into(),
+    })?;
+    tx.commit().await?;
+    Ok(ws)
+}
+
+/// What the first start prints, once.
+#[derive(Debug, Clone)]
+pub struct BootstrapCredentials {
+    /// The new workspace.
+    pub workspace: Workspace,
+    /// The owner's login email.
+    pub email: String,
+    /// The owner's generated password.
+    pub password: String,
+    /// The first API key, with every scope.
+    pub api_key: String,
+}
+
+/// On a database with no workspace, creates the default workspace, its owner and a first API key.
+/// Guarded by a marker row: when several instances start together, exactly one creates them (the others'
+/// inserts of the marker wait on its commit and then do nothing).
+pub async fn bootstrap(db: &Db, config: &Config) -> Result<Option<BootstrapCredentials>, AppError> {
+    let email = Email::parse("bootstrap_owner_email", &config.bootstrap_owner_email)
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let name = WorkspaceName::parse("bootstrap_workspace_name", &config.bootstrap_workspace_name)
+        .map_err(|e| AppError::Validation(vec![e]))?;
+    let password = tokens::generate_password();
+    let password_hash = tokio::task::spawn_blocking({
+        let p = password.clone();
+        move || password::hash(&p)
+    })
+    .await
+    .map_err(AppError::internal)?;
+
+    let mut tx = db.begin().await?;
+    let now = Utc::now();
+    let claimed = tx_run!(&mut tx, conn => sqlx::query(
+        "INSERT INTO app_meta (key, value, updated_at) VALUES ('bootstrap', $1, $2) ON CONFLICT (key) DO NOTHING",
+    ).bind(now.to_rfc3339()).bind(now).execute(&mut **conn).await.map(|r| r.rows_affected()))?
+        == 1;
+    if !claimed {
+        return Ok(None);
+    }
+    let existing: i64 = tx_run!(&mut tx, conn => sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
+        .fetch_one(&mut **conn).await)?;
+    if existing > 0 {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let workspace = insert(&mut tx, &name, &Slug::from_name(name.as_str())).await?;
+    let ws_id = WorkspaceId(workspace.id);
+    let user =
+        crate::users::insert_user(&mut tx, &email, &PersonName::parse("name", "Owner").expect("valid"), &password_hash)
+            .await?;
+    crate::users::insert_membership(&mut tx, ws_id, user, Role::Owner).await?;
+    let (_, api_key) =
+        crate::api_keys::insert(&mut tx, ws_id, "bootstrap key", &ScopeSet::all(), None, Some(user)).await?;
+    tx.commit().await?;
+    Ok(Some(BootstrapCredentials { workspace, email: email.as_str().to_owned(), password, api_key }))
+}
+
+/// Records the key fingerprints on first start and compares them afterwards, so that instances given
+/// different secrets fail loudly at start-up instead of rejecting each other's tokens at random.
+pub async fn check_key_fingerprints(db: &Db, jwt: &str, encryption: &str) -> Result<(), String> {
+    for (key, value, setting) in [
+        ("jwt_key_fingerprint", jwt, "SWITCHBOARD_JWT_SECRET (or <data-dir>/jwt.key)"),
+        ("secret_key_fingerprint", encryption, "SWITCHBOARD_SECRET_KEY (or <data-dir>/secret.key)"),
+    ] {
+        let now = Utc::now();
+        let stored: String = db_run!(db, pool => async {
+            sqlx::query("INSERT INTO app_meta (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+                .bind(key).bind(value).bind(now).execute(pool).await?;
+            sqlx::query_scalar("SELECT value FROM app_meta WHERE key = $1").bind(key).fetch_one(pool).await
+        }.await).map_err(|e| format!("cannot read key fingerprints: {e}"))?;
+        if stored != value {
+            return Err(format!(
+                "this instance's {setting} differs from the one this database was set up with \
+                 (fingerprint {value}, database has {stored}). Every instance sharing a database must be \
+                 given the same secrets: copy the key files or set the environment variable on all of them"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The database under switchboard: one pool type for SQLite and PostgreSQL, migrations for both dialects,
+//! and the [`db_run!`] macro that runs one SQL text on whichever backend is configured.
+//!
+//! SQL is written once with `$1`-style placeholders, which both backends accept (sqlx binds SQLite's
+//! `$N` by number). Column types are chosen so the same Rust types decode on both (see
+//! `docs/adr/0001-storage.md`). The few places where the dialects differ branch on [`Db::backend`].
+
+mod pool;
+
+pub use pool::{Backend, Db, DbOptions, PoolStats, Tx, backend_of};
+pub use sqlx;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
+///
+/// The body is compiled once per backend, so queries, row types and transactions are type-checked for
+/// both, while the source exists once:
+///
+/// ```ignore
+/// let n: i64 = db_run!(&db, pool => {
+///     sqlx::query_scalar("SELECT COUNT(*) FROM workspaces").fetch_one(pool).await?
+/// });
+/// ```
+#[macro_export]
+macro_rules! db_run {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the open transaction of a [`Tx`] (`&mut Tx` in, a
+/// `&mut sqlx::Transaction` of the concrete backend inside). Helpers that take `&mut Tx` compose into one
+/// transaction without being generic over the backend:
+///
+/// ```ignore
+/// tx_run!(tx, conn => sqlx::query("UPDATE …").bind(id).execute(&mut **conn).await)?;
+/// ```
+#[macro_export]
+macro_rules! tx_run {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite($conn) => $body,
+            $crate::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// A storage failure, split the way callers need to react to it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or belongs to another workspace: callers must not tell the difference).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness constraint was violated; the payload names the constraint or column when known.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database could not be reached or failed.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Maps sqlx errors: missing rows become `NotFound`, unique violations `Conflict`.
+    pub fn from_sqlx(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or(db.message()).to_owned())
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// Whether a sqlx error is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

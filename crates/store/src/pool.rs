@@ -1,0 +1,199 @@
+//! Connecting to SQLite or PostgreSQL from a URL, and running the migrations of that dialect.
+
+use crate::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// PostgreSQL server (several instances may share it).
+    Postgres,
+}
+
+impl Backend {
+    /// A short name for logs and `/health`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The connection pool: exactly one backend per process.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// SQLite pool.
+    Sqlite(SqlitePool),
+    /// PostgreSQL pool.
+    Postgres(PgPool),
+}
+
+/// An open write transaction on either backend. Commit it explicitly; dropping it rolls back.
+#[derive(Debug)]
+pub enum Tx {
+    /// SQLite transaction (started with `BEGIN IMMEDIATE`).
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL transaction.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// The backend of this transaction.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Pool settings that come from configuration.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Maximum connections (PostgreSQL; SQLite uses it for readers too).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits on a locked database before giving up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connection counts for the `/metrics` gauges.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open, idle connections.
+    pub idle: u32,
+    /// Configured maximum.
+    pub max: u32,
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created when missing and
+    /// run in WAL mode with a busy timeout and foreign keys enforced.
+    pub async fn connect(url: &str, opts: &DbOptions) -> Result<Db, StoreError> {
+        match backend_of(url)? {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // WAL + NORMAL is durable against application crashes and is SQLite's recommended pair.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(opts.sqlite_busy_timeout)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(opts.max_connections.max(2))
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
+                let pool = PgPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
+    /// two writers wait on the busy timeout instead of failing when a read lock would need upgrading.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// The backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations of this backend's dialect. Safe to call from several instances at
+    /// once: sqlx takes an advisory lock on PostgreSQL, and SQLite serialises writers.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The number of migrations this build knows for the backend (for `/health` and diagnostics).
+    pub fn known_migrations(&self) -> usize {
+        match self {
+            Db::Sqlite(_) => SQLITE_MIGRATOR.iter().count(),
+            Db::Postgres(_) => POSTGRES_MIGRATOR.iter().count(),
+        }
+    }
+
+    /// A cheap round trip, bounded by `timeout`: is the database reachable right now?
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let check = async { crate::db_run!(self, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok()) };
+        tokio::time::timeout(timeout, check).await.unwrap_or(false)
+    }
+
+    /// Pool statistics for metrics.
+    pub fn stats(&self) -> PoolStats {
+        let (size, idle, max) = crate::db_run!(self, pool => {
+            (pool.size(), pool.num_idle() as u32, pool.options().get_max_connections())
+        });
+        PoolStats { size, idle, max }
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        crate::db_run!(self, pool => pool.close().await)
+    }
+}
+
+/// Picks the backend from a URL's scheme, with a clear error for anything else.
+pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        _ => Err(StoreError::Database(sqlx::Error::Configuration(
+            format!(
+                "unsupported database URL scheme '{scheme}': use sqlite://path/to/file.db or postgres://user@host/db"
+            )
+            .into(),
+        ))),
+    }
+}

@@ -1,1 +1,12 @@
+//! End-to-end tests: each starts the real server on a random port with a fresh database and talks HTTP.
+//! Tests that touch storage run twice, on SQLite and on PostgreSQL (`<name>::sqlite`, `<name>::postgres`).
 
+mod helpers;
+
+mod auth;
+mod bootstrap;
+mod credentials;
+mod errors;
+mod isolation;
+mod ops;
+mod schema;

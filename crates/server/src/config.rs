@@ -69,6 +69,9 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     /// Absolute lifetime of a refresh-token family (a login session).
     pub refresh_family_ttl: Duration,
+    /// How long after its rotation a refresh token may be presented again without counting as reuse
+    /// (two browser tabs refreshing at once).
+    pub refresh_reuse_grace: Duration,
     /// How long an authenticated credential is cached before being re-read from the database. This is
     /// the bound on how late a revocation or deactivation made on *another* instance takes effect.
     pub credential_cache_ttl: Duration,
@@ -101,6 +104,7 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(30 * 60),
             refresh_token_ttl: Duration::from_secs(7 * 24 * 3600),
             refresh_family_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(10),
             credential_cache_ttl: Duration::from_secs(5),
             usage_flush_interval: Duration::from_secs(5),
             bootstrap_workspace_name: "My Business".to_owned(),
@@ -157,6 +161,7 @@ struct FileConfig {
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     refresh_family_ttl_secs: Option<u64>,
+    refresh_reuse_grace_secs: Option<u64>,
     credential_cache_ttl_secs: Option<u64>,
     usage_flush_interval_secs: Option<u64>,
     bootstrap_workspace_name: Option<String>,
@@ -227,6 +232,7 @@ impl Config {
             access_token_ttl: secs(file.access_token_ttl_secs, d.access_token_ttl),
             refresh_token_ttl: secs(file.refresh_token_ttl_secs, d.refresh_token_ttl),
             refresh_family_ttl: secs(file.refresh_family_ttl_secs, d.refresh_family_ttl),
+            refresh_reuse_grace: secs(file.refresh_reuse_grace_secs, d.refresh_reuse_grace),
             credential_cache_ttl: secs(file.credential_cache_ttl_secs, d.credential_cache_ttl),
             usage_flush_interval: secs(file.usage_flush_interval_secs, d.usage_flush_interval),
             bootstrap_workspace_name: overrides

@@ -149,7 +149,22 @@ impl Db {
     /// once: sqlx takes an advisory lock on PostgreSQL, and SQLite serialises writers.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Db::Sqlite(pool) => {
+                // sqlx's SQLite migrator takes no lock, so two processes starting together on a new file
+                // could both try to create the tables: serialise them with a lock file beside the database.
+                let path = pool.connect_options().get_filename().with_extension("migrate.lock");
+                let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
+                    file.lock()?;
+                    Ok(file)
+                })
+                .await
+                .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+                .map_err(sqlx::Error::Io)?;
+                let result = SQLITE_MIGRATOR.run(pool).await;
+                drop(lock);
+                result?
+            }
             Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! A login starts a refresh-token *family*. Each refresh rotates the token (the old one is marked
 //! rotated, a new one issued, 7 days sliding, never past the family's 30-day cap). Presenting a rotated
 //! token again means it was copied: the whole family is revoked — except within 10 seconds of its
-//! rotation, which is two tabs refreshing at once, and gets a fresh pair of the same family.
+//! rotation (configurable), which is two tabs refreshing at once, and gets a fresh pair of the same family.
 
 use super::cache::CachedMember;
 use super::password::{self, Verified};
@@ -15,9 +15,6 @@ use serde::Serialize;
 use switchboard_domain::{RefreshTokenId, Role, UserId, WorkspaceId};
 use switchboard_store::{Tx, db_run, tx_run};
 use uuid::Uuid;
-
-/// How long after its rotation a refresh token may still be presented without counting as reuse.
-pub const REUSE_GRACE: ChronoDuration = ChronoDuration::seconds(10);
 
 /// The signed-in user, as login, refresh and `/me` return it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -231,7 +228,7 @@ pub async fn refresh(state: &AppState, token: &str) -> Result<TokenPair, AppErro
             ).bind(row.id).fetch_one(&mut **conn).await)?
             .unwrap_or(now),
         };
-        if now - rotated_at > REUSE_GRACE {
+        if now - rotated_at > to_chrono(state.config.refresh_reuse_grace) {
             tx_run!(&mut tx, conn => sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
             ).bind(now).bind(row.family_id).execute(&mut **conn).await.map(|r| r.rows_affected()))?;

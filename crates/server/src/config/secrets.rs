@@ -56,7 +56,9 @@ impl ServerKeys {
         let jwt = match jwt {
             Some(v) if v.expose().len() >= 32 => v.expose().as_bytes().to_vec(),
             Some(_) => return Err(KeyError::Invalid("jwt_secret must be at least 32 characters".into())),
-            None => hex_decode(&read_or_create(&data_dir.join("jwt.key"), 64)?, "jwt.key")?,
+            // The key is the file's text, so copying the file's content into SWITCHBOARD_JWT_SECRET on
+            // another instance gives the same key.
+            None => read_or_create(&data_dir.join("jwt.key"), 64)?.into_bytes(),
         };
         let encryption_hex = match secret {
             Some(v) => v.expose().trim().to_owned(),

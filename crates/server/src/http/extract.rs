@@ -74,6 +74,7 @@ fn field_name(path: &str, message: &str) -> String {
         .and_then(|rest| rest.split('`').next());
     match (path, quoted) {
         (".", Some(name)) => name.to_owned(),
+        (_, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
         (_, Some(name)) => format!("{path}.{name}"),
         (".", None) => "body".to_owned(),
         (_, None) => path.to_owned(),
@@ -128,9 +129,19 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(AppPath(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                use axum::extract::path::ErrorKind;
+                // Name the parameter as the route spells it (`/users/{id}` → `id`).
+                let names: Vec<String> = parts
+                    .extensions
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|m| {
+                        m.as_str().split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_owned).collect()
+                    })
+                    .unwrap_or_default();
                 let field = match e.kind() {
-                    axum::extract::path::ErrorKind::ParseErrorAtKey { key, .. } => key.clone(),
-                    _ => "path".to_owned(),
+                    ErrorKind::ParseErrorAtKey { key, .. } => key.clone(),
+                    ErrorKind::ParseErrorAtIndex { index, .. } => names.get(*index).cloned().unwrap_or("path".into()),
+                    _ => names.first().cloned().unwrap_or_else(|| "path".to_owned()),
                 };
                 Err(AppError::BadRequest {
                     code: "INVALID_PATH",
@@ -197,6 +208,7 @@ mod tests {
         assert_eq!(fields(parse_json::<Login>(br#"{}"#).unwrap_err()), ["email"]);
         assert_eq!(fields(parse_json::<Login>(br#"{"email":"a","age":"x"}"#).unwrap_err()), ["age"]);
         assert_eq!(fields(parse_json::<Login>(br#"{"email":"a","agee":1}"#).unwrap_err()), ["agee"]);
+        assert_eq!(field_name("outer", "unknown field `x`, expected y"), "outer.x");
         assert!(matches!(parse_json::<Login>(br#"{"email":"#).unwrap_err(), AppError::BadRequest { .. }));
         assert!(matches!(parse_json::<Login>(b"  ").unwrap_err(), AppError::BadRequest { .. }));
         assert!(parse_json::<Login>(br#"{"email":"a"}"#).is_ok());

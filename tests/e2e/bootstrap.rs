@@ -1,0 +1,140 @@
+//! First start, restarts, several instances on one database, mismatched secrets, and the binary itself.
+
+use crate::db_tests;
+use crate::helpers::{Backend, TestApp, TestDb};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+db_tests!(
+    first_start_creates_workspace_owner_and_key,
+    two_instances_bootstrap_once,
+    mismatched_secrets_refuse_to_start
+);
+
+async fn first_start_creates_workspace_owner_and_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert!(app.bootstrapped());
+    assert!(app.api_key.starts_with("sk_"));
+    assert!(app.owner_password.len() >= 16);
+    let counts = app.row_counts().await;
+    assert_eq!(
+        &counts[..4],
+        &[("workspaces".into(), 1), ("users".into(), 1), ("memberships".into(), 1), ("api_keys".into(), 1)]
+    );
+
+    // The key has every scope and the owner can sign in.
+    let me: Value = app.get("/api/v2/auth/me", &app.api_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["kind"], "api_key");
+    assert_eq!(me["scopes"].as_array().unwrap().len(), 5, "{me}");
+    let (access, _) = app.owner_tokens().await;
+    let me: Value = app.get("/api/v2/auth/me", &access).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["role"], "owner");
+    assert_eq!(me["workspace"]["slug"], app.workspace_slug);
+    assert_eq!(me["workspace"]["id"], app.workspace_id.to_string());
+
+    // Nothing secret is stored in clear.
+    let stored: Vec<String> = switchboard_store::db_run!(&app.db, pool =>
+        sqlx::query_scalar("SELECT secret_hash FROM api_keys").fetch_all(pool).await)
+    .unwrap();
+    assert!(!stored[0].contains(&app.api_key[3..]), "the key is stored hashed");
+    let hash: String = switchboard_store::db_run!(&app.db, pool =>
+        sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(pool).await)
+    .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+
+    // A restart on the same database creates nothing and the old credentials keep working.
+    let config = app.config.clone();
+    let (email, password, key) = (app.owner_email.clone(), app.owner_password.clone(), app.api_key.clone());
+    app.stop().await;
+    let again = TestApp::start(config).await.unwrap();
+    assert!(!again.bootstrapped());
+    assert_eq!(again.row_counts().await[0].1, 1);
+    assert_eq!(again.login(&email, &password).await.status(), 200);
+    assert_eq!(again.get("/api/v2/auth/me", &key).send().await.unwrap().status(), 200);
+}
+
+async fn two_instances_bootstrap_once(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let (a, b) = tokio::join!(TestApp::start(db.config()), TestApp::start(db.config()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!([a.bootstrapped(), b.bootstrapped()].iter().filter(|x| **x).count(), 1, "exactly one bootstraps");
+    assert_eq!(a.row_counts().await[..2], [("workspaces".into(), 1), ("users".into(), 1)]);
+    // Both instances serve the bootstrap key.
+    let creator = if a.bootstrapped() { &a } else { &b };
+    for app in [&a, &b] {
+        assert_eq!(app.get("/api/v2/auth/me", &creator.api_key).send().await.unwrap().status(), 200);
+    }
+}
+
+async fn mismatched_secrets_refuse_to_start(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut other = app.config.clone();
+    other.data_dir = std::env::temp_dir().join(format!("switchboard-test-other-{}", uuid::Uuid::now_v7().simple()));
+    let err = TestApp::start(other).await.err().expect("different generated keys must refuse to start");
+    assert!(err.to_string().contains("differs from the one this database was set up with"), "{err}");
+    // Given the same keys explicitly, a second instance starts.
+    let mut same = app.config.clone();
+    same.jwt_secret = Some(switchboard_server::config::secrets::SecretValue::new(
+        std::fs::read_to_string(app.config.data_dir.join("jwt.key")).unwrap().trim().to_owned(),
+    ));
+    same.data_dir = std::env::temp_dir().join(format!("switchboard-test-same-{}", uuid::Uuid::now_v7().simple()));
+    same.secret_key = Some(switchboard_server::config::secrets::SecretValue::new(
+        std::fs::read_to_string(app.config.data_dir.join("secret.key")).unwrap().trim().to_owned(),
+    ));
+    let second = TestApp::start(same).await.expect("an instance given the same secrets starts");
+    // Tokens of one instance are accepted by the other.
+    let (access, _) = app.owner_tokens().await;
+    assert_eq!(second.get("/api/v2/auth/me", &access).send().await.unwrap().status(), 200);
+}
+
+/// The real binary on a fresh data directory prints the credentials once, serves, and stops on SIGTERM.
+#[test]
+fn binary_serves_and_prints_credentials_once() {
+    let dir = std::env::temp_dir().join(format!("switchboard-bin-{}", uuid::Uuid::now_v7().simple()));
+    let run = |dir: &std::path::Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let url = loop {
+            let line = lines.next().expect("server exited early").unwrap();
+            seen.push(line.clone());
+            if let Some(i) = line.find("listening on http://") {
+                let rest = &line[i + "listening on ".len()..];
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        let body = blocking_get(&format!("{url}/health"));
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        (seen.join("\n"), body, status)
+    };
+    let (first, health, status) = run(&dir);
+    assert!(first.contains("login email: owner@switchboard.local"), "{first}");
+    assert!(first.contains("api key:     sk_"), "{first}");
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    let (second, _, _) = run(&dir);
+    assert!(!second.contains("api key:"), "credentials are printed only on the first start:\n{second}");
+}
+
+/// A tiny blocking GET over std (this test runs outside any async runtime).
+fn blocking_get(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}

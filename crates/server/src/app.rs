@@ -149,7 +149,7 @@ async fn background_tasks(state: AppState, stop: CancellationToken) {
             tracing::warn!(error = %e, "could not write usage times; will retry");
         }
         sweeps = sweeps.wrapping_add(1);
-        if sweeps % 12 == 0 {
+        if sweeps.is_multiple_of(12) {
             state.limits.sweep();
         }
     }

@@ -217,13 +217,10 @@ async fn from_api_key(
         ));
     }
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(code) = header_text("x-agent-code") {
-        if k.agent.as_ref().is_none_or(|a| a.code != code) {
-            return Err(AppError::unauthenticated(
-                "AGENT_MISMATCH",
-                "X-Agent-Code does not match this API key's agent",
-            ));
-        }
+    if let Some(code) = header_text("x-agent-code")
+        && k.agent.as_ref().is_none_or(|a| a.code != code)
+    {
+        return Err(AppError::unauthenticated("AGENT_MISMATCH", "X-Agent-Code does not match this API key's agent"));
     }
     let device = match header_text("x-device-id") {
         Some(raw) => Some(DeviceCode::parse("X-Device-Id", raw).map_err(|e| AppError::BadRequest {

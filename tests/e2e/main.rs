@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod bootstrap;
+mod cli;
 mod credentials;
 mod errors;
 mod isolation;

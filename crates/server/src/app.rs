@@ -228,3 +228,15 @@ fn trim_trailing_slash(
     })
     .layer(router)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(redact_url("postgres://sb:hunter2@db:5432/sb"), "postgres://sb:***@db:5432/sb");
+        assert_eq!(redact_url("postgres://sb@db/sb"), "postgres://sb@db/sb");
+        assert_eq!(redact_url("sqlite://./data/switchboard.db"), "sqlite://./data/switchboard.db");
+    }
+}

@@ -51,7 +51,13 @@ async fn handle(settings: Arc<EdgeSettings>, mut req: Request, next: Next) -> Re
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
     req.extensions_mut().insert(BodyLimit(settings.max_body_bytes));
-    let span = tracing::info_span!("request", id = %request_id, method = %method, path = %req.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id,
+        method = %method,
+        path = %req.uri().path(),
+        principal = tracing::field::Empty
+    );
 
     let id_for_scope = request_id.clone();
     let mut response = REQUEST_ID

@@ -5,6 +5,10 @@ use crate::error::AppError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use switchboard_domain::WorkspaceId;
+use switchboard_store::{Db, db_run};
 use uuid::Uuid;
 
 /// Query parameters of every canonical list.
@@ -26,6 +30,12 @@ pub struct Page<T> {
     pub previous: Option<String>,
     /// The items.
     pub results: Vec<T>,
+}
+
+/// A listed row's keyset id (its UUIDv7 primary key).
+pub trait Keyed {
+    /// The id the page cursor points at.
+    fn key(&self) -> Uuid;
 }
 
 /// Which way a page reads from its cursor.
@@ -77,9 +87,33 @@ impl PageRequest {
         Ok(Self { limit, direction, cursor })
     }
 
+    /// Fetches one page of a workspace's rows: `select` is a `SELECT … FROM …` without `WHERE`,
+    /// `ws_col` and `id_col` name the workspace and (UUIDv7) id columns, `path` is the request path used
+    /// in the `next`/`previous` links.
+    pub async fn fetch<T>(
+        &self,
+        db: &Db,
+        select: &str,
+        ws_col: &str,
+        id_col: &str,
+        ws: WorkspaceId,
+        path: &str,
+    ) -> Result<Page<T>, AppError>
+    where
+        T: Keyed + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let (cond, order) = self.clauses(id_col, 3);
+        let sql = format!("{select} WHERE {ws_col} = $1 AND {cond} ORDER BY {order} LIMIT $2");
+        let rows: Vec<T> = db_run!(db, pool => {
+            let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(self.fetch_limit());
+            match self.cursor { Some(c) => q.bind(c), None => q }.fetch_all(pool).await
+        })?;
+        Ok(self.finish(rows, T::key, path))
+    }
+
     /// The keyset condition (with the cursor as parameter `$n`, when there is one) and the ORDER BY clause,
     /// for a table alias's `id` column.
-    pub fn clauses(&self, id_col: &str, n: usize) -> (String, String) {
+    fn clauses(&self, id_col: &str, n: usize) -> (String, String) {
         match (self.direction, self.cursor) {
             (Direction::After, None) => ("TRUE".into(), format!("{id_col} ASC")),
             (Direction::After, Some(_)) => (format!("{id_col} > ${n}"), format!("{id_col} ASC")),
@@ -87,18 +121,13 @@ impl PageRequest {
         }
     }
 
-    /// The cursor id to bind (a nil UUID when there is none; the condition then does not use it).
-    pub fn cursor_param(&self) -> Option<Uuid> {
-        self.cursor
-    }
-
     /// Rows to fetch: one more than the page, to know whether another page follows.
-    pub fn fetch_limit(&self) -> i64 {
+    fn fetch_limit(&self) -> i64 {
         self.limit + 1
     }
 
     /// Builds the page from fetched rows (in query order) and the request path.
-    pub fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> Uuid, path: &str) -> Page<T> {
+    fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> Uuid, path: &str) -> Page<T> {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         if self.direction == Direction::Before {

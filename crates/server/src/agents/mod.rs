@@ -62,14 +62,7 @@ pub async fn find_by_code(db: &Db, ws: WorkspaceId, code: &AgentCode) -> Result<
 
 /// A page of agents.
 pub async fn list(db: &Db, ws: WorkspaceId, page: &PageRequest, path: &str) -> Result<Page<Agent>, AppError> {
-    let (cond, order) = page.clauses("id", 3);
-    let sql =
-        sqlx::AssertSqlSafe(format!("{AGENT_SELECT} WHERE workspace_id = $1 AND {cond} ORDER BY {order} LIMIT $2"));
-    let rows: Vec<Agent> = db_run!(db, pool => {
-        let q = sqlx::query_as(sql).bind(ws.0).bind(page.fetch_limit());
-        match page.cursor_param() { Some(c) => q.bind(c), None => q }.fetch_all(pool).await
-    })?;
-    Ok(page.finish(rows, |a| a.id, path))
+    page.fetch(db, AGENT_SELECT, "workspace_id", "id", ws, path).await
 }
 
 /// Renames and/or (de)activates an agent.
@@ -87,4 +80,10 @@ pub async fn update(
          WHERE workspace_id = $4 AND id = $5",
     ).bind(name.map(PersonName::as_str)).bind(active).bind(now).bind(ws.0).bind(id.0).execute(pool).await.map(|r| r.rows_affected()))?;
     get(db, ws, id).await
+}
+
+impl crate::pagination::Keyed for Agent {
+    fn key(&self) -> uuid::Uuid {
+        self.id
+    }
 }

@@ -100,14 +100,7 @@ pub async fn get(db: &Db, ws: WorkspaceId, id: ApiKeyId) -> Result<ApiKey, AppEr
 
 /// A page of the workspace's keys.
 pub async fn list(db: &Db, ws: WorkspaceId, page: &PageRequest, path: &str) -> Result<Page<ApiKey>, AppError> {
-    let (cond, order) = page.clauses("k.id", 3);
-    let sql =
-        sqlx::AssertSqlSafe(format!("{KEY_SELECT} WHERE k.workspace_id = $1 AND {cond} ORDER BY {order} LIMIT $2"));
-    let rows: Vec<ApiKey> = db_run!(db, pool => {
-        let q = sqlx::query_as(sql).bind(ws.0).bind(page.fetch_limit());
-        match page.cursor_param() { Some(c) => q.bind(c), None => q }.fetch_all(pool).await
-    })?;
-    Ok(page.finish(rows, |k| k.id, path))
+    page.fetch(db, KEY_SELECT, "k.workspace_id", "k.id", ws, path).await
 }
 
 /// Revokes a key (idempotent). Takes effect at once on this instance (the caller evicts the cache) and
@@ -118,4 +111,10 @@ pub async fn revoke(db: &Db, ws: WorkspaceId, id: ApiKeyId) -> Result<ApiKey, Ap
         "UPDATE api_keys SET revoked_at = $1 WHERE workspace_id = $2 AND id = $3 AND revoked_at IS NULL",
     ).bind(now).bind(ws.0).bind(id.0).execute(pool).await.map(|r| r.rows_affected()))?;
     get(db, ws, id).await
+}
+
+impl crate::pagination::Keyed for ApiKey {
+    fn key(&self) -> uuid::Uuid {
+        self.id
+    }
 }

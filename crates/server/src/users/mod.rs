@@ -116,14 +116,7 @@ pub async fn get(db: &Db, ws: WorkspaceId, user: UserId) -> Result<Member, AppEr
 
 /// A page of members.
 pub async fn list(db: &Db, ws: WorkspaceId, page: &PageRequest, path: &str) -> Result<Page<Member>, AppError> {
-    let (cond, order) = page.clauses("u.id", 3);
-    let sql =
-        sqlx::AssertSqlSafe(format!("{MEMBER_SELECT} WHERE m.workspace_id = $1 AND {cond} ORDER BY {order} LIMIT $2"));
-    let rows: Vec<Member> = db_run!(db, pool => {
-        let q = sqlx::query_as(sql).bind(ws.0).bind(page.fetch_limit());
-        match page.cursor_param() { Some(c) => q.bind(c), None => q }.fetch_all(pool).await
-    })?;
-    Ok(page.finish(rows, |m| m.id, path))
+    page.fetch(db, MEMBER_SELECT, "m.workspace_id", "u.id", ws, path).await
 }
 
 /// Changes to a member.
@@ -201,4 +194,10 @@ pub async fn update(
     tx.commit().await?;
     state.credentials.evict_user(user);
     get(&state.db, ws, user).await
+}
+
+impl crate::pagination::Keyed for Member {
+    fn key(&self) -> uuid::Uuid {
+        self.id
+    }
 }

@@ -150,7 +150,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Admin(cmd) => crate::admin::run(cmd, &config).await,
         Command::Config(ConfigCommand::Show) => {
-            println!("{config:#?}");
+            let shown = Config { database_url: switchboard_server::app::redact_url(&config.database_url), ..config };
+            println!("{shown:#?}");
             Ok(())
         }
         Command::Config(ConfigCommand::Example) => unreachable!("handled above"),

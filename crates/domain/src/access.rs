@@ -160,11 +160,6 @@ impl ScopeSet {
         self.0.iter().any(|s| s.grants(permission))
     }
 
-    /// Whether `scope` is in the set.
-    pub fn contains(&self, scope: Scope) -> bool {
-        self.0.contains(&scope)
-    }
-
     /// The scopes, sorted.
     pub fn scopes(&self) -> &[Scope] {
         &self.0

@@ -76,8 +76,3 @@ impl StoreError {
         }
     }
 }
-
-/// Whether a sqlx error is a unique-constraint violation.
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
-}

@@ -51,14 +51,6 @@ impl Tx {
             Tx::Postgres(tx) => tx.commit().await,
         }
     }
-
-    /// The backend of this transaction.
-    pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
-        }
-    }
 }
 
 /// Pool settings that come from configuration.
@@ -168,14 +160,6 @@ impl Db {
             Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(())
-    }
-
-    /// The number of migrations this build knows for the backend (for `/health` and diagnostics).
-    pub fn known_migrations(&self) -> usize {
-        match self {
-            Db::Sqlite(_) => SQLITE_MIGRATOR.iter().count(),
-            Db::Postgres(_) => POSTGRES_MIGRATOR.iter().count(),
-        }
     }
 
     /// A cheap round trip, bounded by `timeout`: is the database reachable right now?

@@ -80,14 +80,6 @@ impl Principal {
         }
     }
 
-    /// The caller's role when a user (API keys have none).
-    pub fn role(&self) -> Option<Role> {
-        match &self.actor {
-            Actor::User { role, .. } => Some(*role),
-            Actor::ApiKey { .. } => None,
-        }
-    }
-
     /// A short label for logs and the audit trail: the user's email, the agent code, or `key:<name>`.
     pub fn label(&self) -> String {
         match &self.actor {

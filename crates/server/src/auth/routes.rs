@@ -115,8 +115,9 @@ pub struct KeyIdentity {
 async fn me(State(state): State<AppState>, principal: Principal) -> AppResult<axum::Json<Me>> {
     let ws = principal.workspace_id;
     Ok(axum::Json(match principal.actor {
-        Actor::User { id, .. } => {
-            let member = super::principal::membership(&state, id, ws).await?.ok_or(AppError::NotFound)?;
+        Actor::User { id, email, name, role } => {
+            // The extractor has just checked the membership; reuse what it found.
+            let member = super::cache::CachedMember { email, name, role, active: true };
             Me::User(session::session_user(&state, id, ws, &member).await?)
         }
         Actor::ApiKey { id, name, scopes, agent, device } => {

@@ -231,6 +231,31 @@ impl TestApp {
         self.client.patch(self.url(path)).bearer_auth(credential).json(body)
     }
 
+    /// PUT JSON with a bearer credential.
+    pub fn put(&self, path: &str, credential: &str, body: &Value) -> RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(credential).json(body)
+    }
+
+    /// DELETE with a bearer credential.
+    pub fn delete(&self, path: &str, credential: &str) -> RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(credential)
+    }
+
+    /// Creates an agent and a key bound to it (contacts read and write); returns the key.
+    pub async fn agent_key(&self, code: &str) -> String {
+        let r = self.post("/api/v1/agents", &self.api_key, &serde_json::json!({"code": code})).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        self.create_key(serde_json::json!({"name": format!("{code} phone"), "agent_code": code})).await.1
+    }
+
+    /// The bootstrap workspace's change-feed version.
+    pub async fn workspace_version(&self) -> i64 {
+        let id = self.workspace_id;
+        db_run!(&self.db, pool => sqlx::query_scalar("SELECT version FROM workspaces WHERE id = $1")
+            .bind(id).fetch_one(pool).await)
+        .unwrap()
+    }
+
     /// Signs in; returns the token response.
     pub async fn login(&self, email: &str, password: &str) -> Response {
         self.client
@@ -269,7 +294,20 @@ impl TestApp {
     /// Row counts of every table, to prove a failed request wrote nothing.
     pub async fn row_counts(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
-        for table in ["workspaces", "users", "memberships", "api_keys", "agents", "devices", "refresh_tokens"] {
+        for table in [
+            "workspaces",
+            "users",
+            "memberships",
+            "api_keys",
+            "agents",
+            "devices",
+            "refresh_tokens",
+            "contacts",
+            "contact_phones",
+            "contact_emails",
+            "changes",
+            "idempotency_records",
+        ] {
             let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
             let n: i64 = db_run!(&self.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap();
             out.push((table.to_owned(), n));

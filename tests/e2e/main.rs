@@ -3,11 +3,14 @@
 
 mod helpers;
 
+mod agent_api;
 mod auth;
 mod bootstrap;
 mod cli;
+mod contacts;
 mod credentials;
 mod errors;
 mod isolation;
 mod ops;
 mod schema;
+mod sync;

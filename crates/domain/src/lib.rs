@@ -2,15 +2,19 @@
 //! parsed into one of these types at the edge, so invalid input cannot travel further.
 
 mod access;
+mod contact;
 mod ids;
 mod names;
+pub mod phone;
 
 pub use access::{Permission, Role, Scope, ScopeSet};
+pub use contact::{ContactFields, ContactPatch, EmailEntry, Field, Merge, PhoneEntry, merge};
 pub use ids::{AgentId, ApiKeyId, DeviceId, RefreshTokenId, UserId, WorkspaceId};
 pub use names::{AgentCode, DeviceCode, Email, PersonName, Slug, WorkspaceName};
+pub use phone::{ParsedPhone, PhonePolicy, Region};
 
 /// A rejected input value: which field, and a message a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The request field that was rejected, as the client named it.
     pub field: String,

@@ -78,7 +78,15 @@ impl Application {
         let bootstrap = workspaces::bootstrap(&db, &config).await.map_err(app_error)?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+        let feed = Arc::new(crate::feed::tail::Feed::default());
+        let writer_settings = crate::feed::writer::WriterSettings {
+            idempotency_ttl: config.idempotency_ttl,
+            mutation_ttl: config.mutation_ttl,
+        };
         let state = AppState::new(Shared {
+            writers: crate::feed::writer::Writers::new(db.clone(), writer_settings, feed.committed.clone()),
+            feed,
+            instance_id: uuid::Uuid::now_v7(),
             jwt: JwtKeys::new(&keys.jwt, config.access_token_ttl),
             credentials: CredentialCache::new(config.credential_cache_ttl),
             usage: UsageTracker::default(),
@@ -135,10 +143,18 @@ fn app_error(e: AppError) -> anyhow::Error {
     }
 }
 
-/// Periodic work of this instance: flush usage, sweep rate-limiter state.
+/// Periodic work of this instance: follow the change feed, flush usage, sweep rate-limiter state, and
+/// hourly housekeeping (purge old tombstones and expired idempotency records).
 async fn background_tasks(state: AppState, stop: CancellationToken) {
+    let tailer = tokio::spawn(crate::feed::tail::run(
+        state.db.clone(),
+        state.feed.clone(),
+        state.config.feed_poll_interval,
+        stop.clone(),
+    ));
     let mut tick = tokio::time::interval(state.config.usage_flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_housekeeping: Option<Instant> = None;
     let mut sweeps = 0u32;
     loop {
         tokio::select! {
@@ -152,9 +168,27 @@ async fn background_tasks(state: AppState, stop: CancellationToken) {
         if sweeps.is_multiple_of(12) {
             state.limits.sweep();
         }
+        if last_housekeeping.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_housekeeping = Some(Instant::now());
+            housekeeping(&state).await;
+        }
     }
     if let Err(e) = state.usage.flush(&state.db).await {
         tracing::warn!(error = %e, "could not write usage times at shutdown");
+    }
+    let _ = tailer.await;
+}
+
+/// Purges tombstones past retention and expired idempotency records. Failures are logged and retried
+/// at the next run; nothing depends on them having happened.
+pub async fn housekeeping(state: &AppState) {
+    match crate::sync::purge_tombstones(&state.db, state.config.tombstone_retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "purged old tombstones"),
+        Err(e) => tracing::warn!(error = %e, "could not purge tombstones"),
+    }
+    if let Err(e) = crate::feed::idempotency::purge_expired(&state.db).await {
+        tracing::warn!(error = %e, "could not purge expired idempotency records");
     }
 }
 
@@ -165,6 +199,10 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(crate::users::routes::router())
         .merge(crate::api_keys::routes::router())
         .merge(crate::agents::routes::router())
+        .merge(crate::contacts::routes::router())
+        .merge(crate::contacts::agent::router())
+        .merge(crate::feed::routes::router())
+        .merge(crate::sync::routes::router())
         .merge(crate::ops::router())
         .split_for_parts();
     add_auth_aliases(&mut doc);

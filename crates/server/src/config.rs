@@ -77,6 +77,19 @@ pub struct Config {
     pub credential_cache_ttl: Duration,
     /// How often batched "last used / last seen" times are written.
     pub usage_flush_interval: Duration,
+    /// How long deleted contacts stay as tombstones for delta sync before they are purged. A device whose
+    /// cursor is older than the purge line must download everything again (410 `FULL_SYNC_REQUIRED`).
+    pub tombstone_retention: Duration,
+    /// A device more than this many versions behind the workspace is "outdated".
+    pub outdated_device_threshold: i64,
+    /// How long `Idempotency-Key` results are remembered.
+    pub idempotency_ttl: Duration,
+    /// How long offline mutation ids (`POST /api/v1/sync/push`) are remembered.
+    pub mutation_ttl: Duration,
+    /// The change-feed poll, the safety net behind commit and `NOTIFY` wake-ups.
+    pub feed_poll_interval: Duration,
+    /// How often this instance refreshes its "device connected" rows; they expire after three beats.
+    pub device_heartbeat_interval: Duration,
     /// Name of the workspace created on first start.
     pub bootstrap_workspace_name: String,
     /// Email of the owner created on first start.
@@ -107,6 +120,12 @@ impl Default for Config {
             refresh_reuse_grace: Duration::from_secs(10),
             credential_cache_ttl: Duration::from_secs(5),
             usage_flush_interval: Duration::from_secs(5),
+            tombstone_retention: Duration::from_secs(90 * 24 * 3600),
+            outdated_device_threshold: 100,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            mutation_ttl: Duration::from_secs(30 * 24 * 3600),
+            feed_poll_interval: Duration::from_secs(1),
+            device_heartbeat_interval: Duration::from_secs(15),
             bootstrap_workspace_name: "My Business".to_owned(),
             bootstrap_owner_email: "owner@switchboard.local".to_owned(),
         }
@@ -164,6 +183,12 @@ struct FileConfig {
     refresh_reuse_grace_secs: Option<u64>,
     credential_cache_ttl_secs: Option<u64>,
     usage_flush_interval_secs: Option<u64>,
+    tombstone_retention_days: Option<u64>,
+    outdated_device_threshold: Option<i64>,
+    idempotency_ttl_secs: Option<u64>,
+    mutation_ttl_secs: Option<u64>,
+    feed_poll_interval_ms: Option<u64>,
+    device_heartbeat_secs: Option<u64>,
     bootstrap_workspace_name: Option<String>,
     bootstrap_owner_email: Option<String>,
 }
@@ -235,6 +260,15 @@ impl Config {
             refresh_reuse_grace: secs(file.refresh_reuse_grace_secs, d.refresh_reuse_grace),
             credential_cache_ttl: secs(file.credential_cache_ttl_secs, d.credential_cache_ttl),
             usage_flush_interval: secs(file.usage_flush_interval_secs, d.usage_flush_interval),
+            tombstone_retention: file
+                .tombstone_retention_days
+                .map(|days| Duration::from_secs(days * 24 * 3600))
+                .unwrap_or(d.tombstone_retention),
+            outdated_device_threshold: file.outdated_device_threshold.unwrap_or(d.outdated_device_threshold),
+            idempotency_ttl: secs(file.idempotency_ttl_secs, d.idempotency_ttl),
+            mutation_ttl: secs(file.mutation_ttl_secs, d.mutation_ttl),
+            feed_poll_interval: file.feed_poll_interval_ms.map(Duration::from_millis).unwrap_or(d.feed_poll_interval),
+            device_heartbeat_interval: secs(file.device_heartbeat_secs, d.device_heartbeat_interval),
             bootstrap_workspace_name: overrides
                 .bootstrap_workspace_name
                 .or(file.bootstrap_workspace_name)
@@ -264,6 +298,18 @@ impl Config {
         }
         if self.credential_cache_ttl > Duration::from_secs(60) {
             return invalid("credential_cache_ttl_secs", "must be at most 60 (revocations must apply quickly)");
+        }
+        if self.tombstone_retention < Duration::from_secs(24 * 3600) {
+            return invalid("tombstone_retention_days", "must be at least 1");
+        }
+        if self.outdated_device_threshold < 1 {
+            return invalid("outdated_device_threshold", "must be at least 1");
+        }
+        if self.feed_poll_interval < Duration::from_millis(50) {
+            return invalid("feed_poll_interval_ms", "must be at least 50");
+        }
+        if self.device_heartbeat_interval.is_zero() {
+            return invalid("device_heartbeat_secs", "must be at least 1");
         }
         Ok(())
     }

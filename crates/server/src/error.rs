@@ -43,6 +43,16 @@ pub enum AppError {
     /// 503: a dependency (the database) is unavailable or the request timed out.
     #[error("{0}")]
     Unavailable(String),
+    /// A write item that was rejected (404, 409 version conflict, 412 failed `If-Match`, 422), carrying
+    /// its own status and, for conflicts, the server's copy.
+    #[error("{}", .0.message)]
+    Item(Box<crate::feed::writer::ItemError>),
+    /// [`AppError::Item`] whose server copy is shown in another shape (the agent API's flat contact).
+    #[error("{}", .0.message)]
+    FlatItem(Box<crate::feed::writer::ItemError>, Box<serde_json::Value>),
+    /// 410: the request can no longer be answered as asked (e.g. a delta cursor below the purge line).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 500: a bug or an unexpected failure; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -54,7 +64,7 @@ pub struct ErrorBody {
     /// Always `false`.
     pub success: bool,
     /// A stable, machine-readable code such as `VALIDATION_FAILED`.
-    pub error_code: &'static str,
+    pub error_code: std::borrow::Cow<'static, str>,
     /// A short human-readable message.
     pub error: String,
     /// More detail, when there is any.
@@ -63,6 +73,10 @@ pub struct ErrorBody {
     /// The rejected fields, for validation errors.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldError>,
+    /// The server's copy of the resource, for version conflicts (409) and failed preconditions (412).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
     /// The request id (also in `X-Request-Id`), to quote when reporting a problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -108,6 +122,10 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Item(e) | AppError::FlatItem(e, _) => {
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::CONFLICT)
+            }
+            AppError::Gone { .. } => StatusCode::GONE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -144,9 +162,35 @@ impl AppError {
                 Vec::new(),
             ),
             AppError::Unavailable(m) => ("SERVICE_UNAVAILABLE", m.clone(), None, Vec::new()),
+            AppError::Gone { code, message } => (*code, message.clone(), None, Vec::new()),
             AppError::Internal(_) => ("INTERNAL_ERROR", "Internal server error".to_owned(), None, Vec::new()),
+            AppError::Item(e) | AppError::FlatItem(e, _) => {
+                let detail = (!e.fields.is_empty())
+                    .then(|| e.fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "));
+                let current = match self {
+                    AppError::FlatItem(_, flat) => Some((**flat).clone()),
+                    _ => e.current.as_ref().map(|c| serde_json::to_value(c).unwrap_or_default()),
+                };
+                return ErrorBody {
+                    success: false,
+                    error_code: e.code.clone().into(),
+                    error: e.message.clone(),
+                    detail,
+                    fields: e.fields.clone(),
+                    current,
+                    request_id: crate::http::current_request_id(),
+                };
+            }
         };
-        ErrorBody { success: false, error_code, error, detail, fields, request_id: crate::http::current_request_id() }
+        ErrorBody {
+            success: false,
+            error_code: error_code.into(),
+            error,
+            detail,
+            fields,
+            current: None,
+            request_id: crate::http::current_request_id(),
+        }
     }
 }
 

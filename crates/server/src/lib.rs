@@ -1,6 +1,7 @@
 //! The switchboard server: configuration, the axum application and its feature folders.
 //!
-//! Each feature folder (`auth`, `users`, `api_keys`, `agents`, `workspaces`, `ops`) owns its routes,
+//! Each feature folder (`auth`, `users`, `api_keys`, `agents`, `workspaces`, `contacts`, `feed`, `sync`,
+//! `ops`) owns its routes,
 //! its service functions and the SQL they run. `app` wires them into one router behind the shared HTTP
 //! edge (`http`).
 
@@ -9,13 +10,16 @@ pub mod api_keys;
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod contacts;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod logging;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod state;
+pub mod sync;
 pub mod users;
 pub mod workspaces;
 

@@ -87,6 +87,11 @@ impl PageRequest {
         Ok(Self { limit, direction, cursor })
     }
 
+    /// The cursor's id, bound as the parameter [`PageRequest::clauses`] names.
+    pub fn cursor(&self) -> Option<Uuid> {
+        self.cursor
+    }
+
     /// Fetches one page of a workspace's rows: `select` is a `SELECT … FROM …` without `WHERE`,
     /// `ws_col` and `id_col` name the workspace and (UUIDv7) id columns, `path` is the request path used
     /// in the `next`/`previous` links.
@@ -113,7 +118,7 @@ impl PageRequest {
 
     /// The keyset condition (with the cursor as parameter `$n`, when there is one) and the ORDER BY clause,
     /// for a table alias's `id` column.
-    fn clauses(&self, id_col: &str, n: usize) -> (String, String) {
+    pub fn clauses(&self, id_col: &str, n: usize) -> (String, String) {
         match (self.direction, self.cursor) {
             (Direction::After, None) => ("TRUE".into(), format!("{id_col} ASC")),
             (Direction::After, Some(_)) => (format!("{id_col} > ${n}"), format!("{id_col} ASC")),
@@ -122,12 +127,12 @@ impl PageRequest {
     }
 
     /// Rows to fetch: one more than the page, to know whether another page follows.
-    fn fetch_limit(&self) -> i64 {
+    pub fn fetch_limit(&self) -> i64 {
         self.limit + 1
     }
 
     /// Builds the page from fetched rows (in query order) and the request path.
-    fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> Uuid, path: &str) -> Page<T> {
+    pub fn finish<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> Uuid, path: &str) -> Page<T> {
         let more = rows.len() as i64 > self.limit;
         rows.truncate(self.limit as usize);
         if self.direction == Direction::Before {
@@ -135,7 +140,9 @@ impl PageRequest {
         }
         let link = |dir: &str, id: Uuid| {
             let cursor = URL_SAFE_NO_PAD.encode(format!("{dir}:{id}"));
-            Some(format!("{path}?limit={}&cursor={cursor}", self.limit))
+            // `path` may carry the list's filters already (`/api/v1/contacts?q=ann`).
+            let sep = if path.contains('?') { '&' } else { '?' };
+            Some(format!("{path}{sep}limit={}&cursor={cursor}", self.limit))
         };
         let (has_next, has_previous) = match self.direction {
             Direction::After => (more, self.cursor.is_some()),

@@ -32,6 +32,12 @@ pub struct Shared {
     pub metrics: PrometheusHandle,
     /// When this instance started.
     pub started_at: Instant,
+    /// This process's id among instances sharing the database.
+    pub instance_id: uuid::Uuid,
+    /// The group-committing writers of synced entities.
+    pub writers: crate::feed::writer::Writers,
+    /// Committed changes, fanned out to this instance's realtime consumers.
+    pub feed: Arc<crate::feed::tail::Feed>,
 }
 
 impl AppState {

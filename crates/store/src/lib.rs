@@ -7,7 +7,7 @@
 
 mod pool;
 
-pub use pool::{Backend, Db, DbOptions, PoolStats, Tx, backend_of};
+pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
 pub use sqlx;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
@@ -43,6 +43,18 @@ macro_rules! tx_run {
         match $tx {
             $crate::Tx::Sqlite($conn) => $body,
             $crate::Tx::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection of a [`Conn`] (`&mut Conn` in; inside, use
+/// `&mut **c` as the executor).
+#[macro_export]
+macro_rules! conn_run {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::Conn::Sqlite($c) => $body,
+            $crate::Conn::Postgres($c) => $body,
         }
     };
 }

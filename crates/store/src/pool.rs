@@ -43,7 +43,44 @@ pub enum Tx {
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
+/// A borrowed connection of either backend: inside a [`Tx`] or checked out of the pool. Query helpers take
+/// `&mut Conn` so the same function serves the write path (in a transaction) and the read path.
+#[derive(Debug)]
+pub enum Conn<'a> {
+    /// SQLite connection.
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    /// PostgreSQL connection.
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+/// A connection checked out of the pool, returned when dropped.
+#[derive(Debug)]
+pub enum PooledConn {
+    /// SQLite connection.
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    /// PostgreSQL connection.
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl PooledConn {
+    /// Borrows the connection for query helpers.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Sqlite(c) => Conn::Sqlite(c),
+            PooledConn::Postgres(c) => Conn::Postgres(c),
+        }
+    }
+}
+
 impl Tx {
+    /// Borrows the transaction's connection for query helpers.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Sqlite(tx) => Conn::Sqlite(tx),
+            Tx::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
@@ -126,6 +163,14 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Checks a connection out of the pool (for several reads in a row).
+    pub async fn acquire(&self) -> Result<PooledConn, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => PooledConn::Sqlite(pool.acquire().await?),
+            Db::Postgres(pool) => PooledConn::Postgres(pool.acquire().await?),
         })
     }
 

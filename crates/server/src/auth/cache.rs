@@ -77,12 +77,13 @@ pub struct CredentialCache {
     ttl: Duration,
     keys: TtlMap<String, CachedKey>,
     members: TtlMap<(UserId, WorkspaceId), Option<CachedMember>>,
+    settings: TtlMap<WorkspaceId, std::sync::Arc<crate::workspaces::WorkspaceSettings>>,
 }
 
 impl CredentialCache {
     /// An empty cache whose entries live `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, keys: TtlMap::new(), members: TtlMap::new() }
+        Self { ttl, keys: TtlMap::new(), members: TtlMap::new(), settings: TtlMap::new() }
     }
 
     /// A cached key by the digest of the presented secret.
@@ -103,6 +104,16 @@ impl CredentialCache {
     /// Caches a membership lookup (including "not a member").
     pub fn put_member(&self, user: UserId, workspace: WorkspaceId, member: Option<CachedMember>) {
         self.members.put((user, workspace), member, self.ttl);
+    }
+
+    /// A workspace's cached settings.
+    pub fn settings(&self, ws: WorkspaceId) -> Option<std::sync::Arc<crate::workspaces::WorkspaceSettings>> {
+        self.settings.get(&ws, self.ttl)
+    }
+
+    /// Caches a workspace's settings.
+    pub fn put_settings(&self, ws: WorkspaceId, settings: std::sync::Arc<crate::workspaces::WorkspaceSettings>) {
+        self.settings.put(ws, settings, self.ttl);
     }
 
     /// Forgets a key (after revocation).

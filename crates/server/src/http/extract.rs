@@ -24,19 +24,41 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        if !is_json(req.headers()) {
-            return Err(AppError::UnsupportedMediaType);
-        }
-        let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or_default();
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge { limit }
-            } else {
-                AppError::bad_request("INVALID_BODY", "The request body could not be read")
-            }
-        })?;
+        let bytes = json_bytes(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
+}
+
+/// A JSON body like [`AppJson`], keeping the raw bytes too (idempotency keys hash the exact request).
+#[derive(Debug, Clone)]
+pub struct AppJsonBytes<T>(pub T, pub Bytes);
+
+impl<S, T> FromRequest<S> for AppJsonBytes<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let bytes = json_bytes(req, state).await?;
+        let value = parse_json(&bytes)?;
+        Ok(AppJsonBytes(value, bytes))
+    }
+}
+
+async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, AppError> {
+    if !is_json(req.headers()) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let limit = req.extensions().get::<BodyLimit>().map(|l| l.0).unwrap_or_default();
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge { limit }
+        } else {
+            AppError::bad_request("INVALID_BODY", "The request body could not be read")
+        }
+    })
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -46,6 +46,57 @@ pub async fn insert(tx: &mut Tx, name: &WorkspaceName, slug: &Slug) -> Result<Wo
     Ok(ws)
 }
 
+/// The parts of a workspace's `settings` JSON that the server acts on. Unknown keys are kept in the
+/// database and ignored here; missing keys take the defaults.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct WorkspaceSettings {
+    /// Region for phone numbers written without a country code (ISO 3166 alpha-2, default `US`).
+    #[serde(default)]
+    pub default_region: Option<String>,
+    /// Shortest internal extension (digits, default 2).
+    #[serde(default)]
+    pub extension_min_digits: Option<u8>,
+    /// Longest internal extension (digits, default 6).
+    #[serde(default)]
+    pub extension_max_digits: Option<u8>,
+}
+
+impl WorkspaceSettings {
+    /// How phone numbers of this workspace are parsed. An unusable stored region falls back to US
+    /// (settings are validated when written; this only guards against hand-edited rows).
+    pub fn phone_policy(&self) -> switchboard_domain::PhonePolicy {
+        let mut policy = switchboard_domain::PhonePolicy::default();
+        if let Some(region) =
+            self.default_region.as_deref().and_then(|r| switchboard_domain::Region::parse("default_region", r).ok())
+        {
+            policy.region = region;
+        }
+        let (lo, hi) = (self.extension_min_digits.unwrap_or(2), self.extension_max_digits.unwrap_or(6));
+        if lo >= 1 && lo <= hi && hi <= 10 {
+            policy.extension_digits = lo..=hi;
+        }
+        policy
+    }
+}
+
+/// A workspace's settings, through the short-lived cache.
+pub async fn settings(
+    state: &crate::state::AppState,
+    ws: WorkspaceId,
+) -> Result<std::sync::Arc<WorkspaceSettings>, AppError> {
+    if let Some(s) = state.credentials.settings(ws) {
+        return Ok(s);
+    }
+    let raw: Option<sqlx::types::Json<serde_json::Value>> = db_run!(&state.db, pool => sqlx::query_scalar(
+        "SELECT settings FROM workspaces WHERE id = $1",
+    ).bind(ws.0).fetch_optional(pool).await)?;
+    let raw = raw.ok_or(AppError::NotFound)?.0;
+    let settings: WorkspaceSettings = serde_json::from_value(raw).map_err(AppError::internal)?;
+    let settings = std::sync::Arc::new(settings);
+    state.credentials.put_settings(ws, settings.clone());
+    Ok(settings)
+}
+
 /// Finds a workspace by slug.
 pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<Workspace>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE slug = $1"));

@@ -1,0 +1,182 @@
+//! Each instance follows the change feed and hands new changes to its local consumers (Socket.IO rooms,
+//! SSE streams) over an in-process broadcast channel (ARCHITECTURE §4).
+//!
+//! The tailer wakes on this instance's commits, on PostgreSQL `NOTIFY switchboard_changes` from every
+//! instance, and on a periodic poll as the safety net, then reads `changes` after its cursor per workspace.
+//! Because versions become visible in commit order, "after the cursor" never skips a change, so every
+//! instance sees every change exactly once, whichever instance wrote it.
+
+use super::{Change, ChangeOp};
+use crate::contacts::{Contact, store};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_domain::WorkspaceId;
+use switchboard_store::{Db, db_run};
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// A committed change, ready for realtime consumers.
+#[derive(Debug, Clone)]
+pub struct FeedEvent {
+    /// The workspace.
+    pub workspace: WorkspaceId,
+    /// The version of this change.
+    pub version: i64,
+    /// What happened.
+    pub op: ChangeOp,
+    /// The contact's state now (a tombstone for deletes).
+    pub contact: Arc<Contact>,
+    /// Who made the change: agent code or user email.
+    pub author: String,
+    /// The device that made it, which its pushes skip.
+    pub device: Option<String>,
+    /// Where it came from.
+    pub origin: String,
+}
+
+/// The local fan-out point of the feed.
+pub struct Feed {
+    /// Signalled by this instance's writers after each commit.
+    pub committed: Arc<Notify>,
+    events: broadcast::Sender<Arc<FeedEvent>>,
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Self { committed: Arc::new(Notify::new()), events: broadcast::channel(16_384).0 }
+    }
+}
+
+impl Feed {
+    /// Subscribes to committed changes from now on. A receiver that falls more than the channel's
+    /// capacity behind gets `Lagged` and must catch up from the database.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<FeedEvent>> {
+        self.events.subscribe()
+    }
+}
+
+/// Follows the feed until `stop`.
+pub async fn run(db: Db, feed: Arc<Feed>, poll: Duration, stop: CancellationToken) {
+    let mut cursors = match versions(&db).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, "feed tailer could not read workspace versions; starting from zero");
+            HashMap::new()
+        }
+    };
+    let mut listener = listen(&db).await;
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = feed.committed.notified() => {}
+            _ = tick.tick() => {}
+            notified = next_notification(&mut listener) => {
+                if !notified {
+                    // The listening connection dropped: reconnect (the poll covers the gap).
+                    listener = listen(&db).await;
+                }
+            }
+        }
+        if let Err(e) = catch_up(&db, &feed, &mut cursors).await {
+            tracing::warn!(error = %e, "feed tailer could not read new changes; will retry");
+        }
+    }
+}
+
+async fn listen(db: &Db) -> Option<sqlx::postgres::PgListener> {
+    let Db::Postgres(pool) = db else { return None };
+    let mut listener = match sqlx::postgres::PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot LISTEN for changes; relying on polling");
+            return None;
+        }
+    };
+    match listener.listen("switchboard_changes").await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot LISTEN for changes; relying on polling");
+            None
+        }
+    }
+}
+
+/// Waits for a notification; false when the connection failed. Never resolves without a listener.
+async fn next_notification(listener: &mut Option<sqlx::postgres::PgListener>) -> bool {
+    match listener {
+        Some(l) => match l.recv().await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "change notifications interrupted");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                false
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+async fn versions(db: &Db) -> Result<HashMap<WorkspaceId, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> =
+        db_run!(db, pool => sqlx::query_as("SELECT id, version FROM workspaces").fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|(id, v)| (WorkspaceId(id), v)).collect())
+}
+
+async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>) -> Result<(), sqlx::Error> {
+    for (ws, version) in versions(db).await? {
+        let cursor = cursors.entry(ws).or_insert(0);
+        while *cursor < version {
+            let mut pooled = db.acquire().await?;
+            let mut conn = pooled.conn();
+            let changes = super::after(&mut conn, ws, *cursor, 500).await?;
+            let Some(last) = changes.last().map(|c| c.version) else { break };
+            let contacts = load_contacts(&mut conn, ws, &changes).await?;
+            if feed.events.receiver_count() > 0 {
+                for change in changes {
+                    let Some(contact) = contacts.get(&change.entity_id) else { continue };
+                    let _ = feed.events.send(Arc::new(event(ws, change, contact.clone())));
+                }
+            }
+            *cursor = last;
+        }
+    }
+    Ok(())
+}
+
+async fn load_contacts(
+    conn: &mut switchboard_store::Conn<'_>,
+    ws: WorkspaceId,
+    changes: &[Change],
+) -> Result<HashMap<Uuid, Arc<Contact>>, sqlx::Error> {
+    let mut ids: Vec<Uuid> = changes.iter().filter(|c| c.entity_type == "contact").map(|c| c.entity_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let condition = format!("c.id IN ({})", store::placeholders(2, ids.len()));
+    let params: Vec<store::Param> = ids.into_iter().map(store::Param::Uuid).collect();
+    let contacts = store::select(conn, ws, &condition, "", &params).await?;
+    Ok(contacts.into_iter().map(|c| (c.id, Arc::new(c))).collect())
+}
+
+fn event(ws: WorkspaceId, change: Change, contact: Arc<Contact>) -> FeedEvent {
+    let op = match change.op.as_str() {
+        "create" => ChangeOp::Create,
+        "delete" => ChangeOp::Delete,
+        _ => ChangeOp::Update,
+    };
+    FeedEvent {
+        workspace: ws,
+        version: change.version,
+        op,
+        contact,
+        author: change.actor_label,
+        device: change.device_id,
+        origin: change.origin,
+    }
+}

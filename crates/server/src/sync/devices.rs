@@ -1,0 +1,205 @@
+//! What the workspace knows about its devices (seed-001's `device_status` and `sync_statistics` views),
+//! and the per-instance "connected now" rows kept fresh by a heartbeat.
+
+use crate::error::AppError;
+use crate::pagination::{Keyed, Page, PageRequest};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+use switchboard_domain::{AgentId, WorkspaceId};
+use switchboard_store::{Db, db_run, tx_run};
+use uuid::Uuid;
+
+/// A device as `GET /api/v1/devices` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeviceStatus {
+    /// Row id.
+    pub id: Uuid,
+    /// The agent the device belongs to.
+    pub agent_code: String,
+    /// The agent's name.
+    pub agent_name: String,
+    /// The id the device reports (`X-Device-Id`, or `device_id` in the Socket.IO handshake).
+    pub device_id: String,
+    /// Whether a Socket.IO connection of this device is open on any instance now.
+    pub connected: bool,
+    /// Last request or connection.
+    pub last_seen_at: DateTime<Utc>,
+    /// The version its last delta page took it to.
+    pub last_sync_version: i64,
+    /// When it last synced.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// `ok` after a successful sync.
+    pub sync_status: Option<String>,
+    /// Changes served to it in total.
+    pub changes_count: i64,
+    /// How far behind the workspace version it is.
+    pub versions_behind: i64,
+    /// More than the configured threshold (default 100) behind.
+    pub outdated: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    id: Uuid,
+    agent_code: String,
+    agent_name: String,
+    device_id: String,
+    last_seen_at: DateTime<Utc>,
+    last_sync_version: i64,
+    last_sync_at: Option<DateTime<Utc>>,
+    sync_status: Option<String>,
+    changes_count: i64,
+    connections: i64,
+}
+
+impl Keyed for DeviceStatus {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
+/// One page of the workspace's devices.
+pub async fn list(
+    db: &Db,
+    ws: WorkspaceId,
+    page: &PageRequest,
+    path: &str,
+    threshold: i64,
+) -> Result<Page<DeviceStatus>, AppError> {
+    let (cond, order) = page.clauses("d.id", 4);
+    let sql = format!(
+        "SELECT d.id, a.code AS agent_code, a.name AS agent_name, d.device_id, d.last_seen_at, d.last_sync_version, \
+         d.last_sync_at, d.sync_status, d.changes_count, \
+         CAST(COALESCE((SELECT SUM(c.connections) FROM device_connections c WHERE c.agent_id = d.agent_id \
+             AND c.device_id = d.device_id AND c.expires_at > $2), 0) AS BIGINT) AS connections \
+         FROM devices d JOIN agents a ON a.id = d.agent_id WHERE d.workspace_id = $1 AND {cond} \
+         ORDER BY {order} LIMIT $3"
+    );
+    let now = Utc::now();
+    let (rows, version): (Vec<DeviceRow>, i64) = db_run!(db, pool => {
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(now).bind(page.fetch_limit());
+        let rows = match page.cursor() { Some(c) => q.bind(c), None => q }.fetch_all(pool).await?;
+        let version = sqlx::query_scalar("SELECT version FROM workspaces WHERE id = $1").bind(ws.0).fetch_one(pool).await?;
+        (rows, version)
+    });
+    let devices = rows
+        .into_iter()
+        .map(|r| {
+            let behind = (version - r.last_sync_version).max(0);
+            DeviceStatus {
+                id: r.id,
+                agent_code: r.agent_code,
+                agent_name: r.agent_name,
+                device_id: r.device_id,
+                connected: r.connections > 0,
+                last_seen_at: r.last_seen_at,
+                last_sync_version: r.last_sync_version,
+                last_sync_at: r.last_sync_at,
+                sync_status: r.sync_status,
+                changes_count: r.changes_count,
+                versions_behind: behind,
+                outdated: behind > threshold,
+            }
+        })
+        .collect();
+    Ok(page.finish(devices, |d| d.id, path))
+}
+
+/// `GET /api/v1/sync/stats`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SyncStats {
+    /// The workspace version.
+    pub current_version: i64,
+    /// Contacts not deleted.
+    pub active_contacts: i64,
+    /// Devices ever seen.
+    pub devices_total: i64,
+    /// Devices with an open Socket.IO connection now.
+    pub devices_connected: i64,
+    /// Devices more than the threshold behind.
+    pub devices_outdated: i64,
+    /// Delta pages served in the last hour.
+    pub syncs_last_hour: i64,
+    /// Delta pages served in the last 24 hours.
+    pub syncs_last_day: i64,
+    /// Changes (contacts) served by delta pages in the last 24 hours.
+    pub changes_served_last_day: i64,
+    /// Changes served since the workspace began.
+    pub changes_served_total: i64,
+}
+
+/// Computes the workspace's sync statistics.
+pub async fn stats(db: &Db, ws: WorkspaceId, threshold: i64) -> Result<SyncStats, AppError> {
+    let now = Utc::now();
+    let (hour, day) = (now - ChronoDuration::hours(1), now - ChronoDuration::days(1));
+    let stats = db_run!(db, pool => {
+        let (current_version,): (i64,) =
+            sqlx::query_as("SELECT version FROM workspaces WHERE id = $1").bind(ws.0).fetch_one(pool).await?;
+        let active_contacts: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contacts WHERE workspace_id = $1 AND deleted_at IS NULL",
+        ).bind(ws.0).fetch_one(pool).await?;
+        let (devices_total, devices_outdated): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN last_sync_version < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM devices WHERE workspace_id = $1",
+        ).bind(ws.0).bind(current_version - threshold).fetch_one(pool).await?;
+        let devices_connected: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM (SELECT agent_id, device_id FROM device_connections \
+             WHERE workspace_id = $1 AND expires_at > $2 AND connections > 0 GROUP BY agent_id, device_id) t",
+        ).bind(ws.0).bind(now).fetch_one(pool).await?;
+        let (syncs_last_hour, syncs_last_day, changes_served_last_day, changes_served_total): (i64, i64, i64, i64) =
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN minute >= $2 THEN syncs ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN minute >= $3 THEN syncs ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(CASE WHEN minute >= $3 THEN changes ELSE 0 END), 0) AS BIGINT), \
+                 CAST(COALESCE(SUM(changes), 0) AS BIGINT) FROM sync_activity WHERE workspace_id = $1",
+            ).bind(ws.0).bind(hour).bind(day).fetch_one(pool).await?;
+        Ok::<SyncStats, sqlx::Error>(SyncStats {
+            current_version,
+            active_contacts,
+            devices_total,
+            devices_connected,
+            devices_outdated,
+            syncs_last_hour,
+            syncs_last_day,
+            changes_served_last_day,
+            changes_served_total,
+        })
+    })?;
+    Ok(stats)
+}
+
+/// Writes this instance's open device connections (`counts`), replacing its previous rows, valid for
+/// three heartbeats. Rows of a crashed instance simply expire.
+pub async fn heartbeat(
+    db: &Db,
+    instance: Uuid,
+    counts: &HashMap<(WorkspaceId, AgentId, String), i64>,
+    interval: Duration,
+) -> Result<(), sqlx::Error> {
+    let now = Utc::now();
+    let expires = now + ChronoDuration::from_std(interval * 3).unwrap_or(ChronoDuration::seconds(45));
+    let mut tx = db.begin().await?;
+    tx_run!(&mut tx, conn => {
+        sqlx::query("DELETE FROM device_connections WHERE instance_id = $1 OR expires_at <= $2")
+            .bind(instance).bind(now).execute(&mut **conn).await?;
+        for ((ws, agent, device), n) in counts.iter().filter(|(_, n)| **n > 0) {
+            sqlx::query(
+                "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(ws.0).bind(agent.0).bind(device).bind(instance).bind(*n as i32).bind(expires)
+            .execute(&mut **conn).await?;
+        }
+        Ok::<(), sqlx::Error>(())
+    })?;
+    tx.commit().await
+}
+
+/// Removes this instance's rows at shutdown.
+pub async fn forget_instance(db: &Db, instance: Uuid) -> Result<(), sqlx::Error> {
+    db_run!(db, pool => sqlx::query("DELETE FROM device_connections WHERE instance_id = $1")
+        .bind(instance).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

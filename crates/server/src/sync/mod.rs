@@ -1,0 +1,129 @@
+//! Keeping devices' local copies in sync: delta pages by version (`delta`), offline upload with field-level
+//! merge (`push`), and what the workspace knows about its devices (`devices`). Routes in `routes`.
+
+pub mod devices;
+pub mod push;
+pub mod routes;
+
+use crate::auth::{Actor, Principal};
+use crate::contacts::{Contact, store};
+use crate::error::AppError;
+use crate::state::AppState;
+use serde::Deserialize;
+use switchboard_domain::{FieldError, WorkspaceId};
+use switchboard_store::{Conn, conn_run};
+
+/// Default and largest delta page.
+pub const DEFAULT_PAGE: i64 = 500;
+/// Largest delta page a client may ask for.
+pub const MAX_PAGE: i64 = 1_000;
+
+/// Query of the delta endpoints.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeltaQuery {
+    /// The version the device has (0: everything).
+    pub version: Option<i64>,
+    /// Page size, 1–1000 (default 500).
+    pub limit: Option<i64>,
+}
+
+impl DeltaQuery {
+    /// The cursor and page size, validated.
+    pub fn parse(&self) -> Result<(i64, i64), AppError> {
+        let bad = |field: &str, message: &str| AppError::BadRequest {
+            code: "INVALID_QUERY",
+            message: "Invalid query parameter".into(),
+            fields: vec![FieldError::new(field, message)],
+        };
+        let version = self.version.unwrap_or(0);
+        if version < 0 {
+            return Err(bad("version", "must not be negative"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(bad("limit", "must be between 1 and 1000"));
+        }
+        Ok((version, limit))
+    }
+}
+
+/// One delta page.
+#[derive(Debug, Clone)]
+pub struct DeltaPage {
+    /// Contacts changed after the cursor (their latest state, tombstones included), in version order.
+    pub contacts: Vec<Contact>,
+    /// The workspace version when the page was read.
+    pub current_version: i64,
+    /// Whether more changes follow: ask again with `next_version`.
+    pub has_more: bool,
+    /// The cursor to continue from.
+    pub next_version: i64,
+}
+
+async fn versions(conn: &mut Conn<'_>, ws: WorkspaceId) -> Result<(i64, i64), AppError> {
+    let row: Option<(i64, i64)> = conn_run!(conn, c => sqlx::query_as(
+        "SELECT version, purged_through_version FROM workspaces WHERE id = $1",
+    ).bind(ws.0).fetch_optional(&mut **c).await)?;
+    row.ok_or(AppError::NotFound)
+}
+
+/// Reads one delta page for the caller and records the device's sync (batched).
+///
+/// The workspace version is read *before* the contacts: every version up to it has committed (versions
+/// become visible in commit order), so continuing from `max(last row, current_version)` skips nothing.
+pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i64) -> Result<DeltaPage, AppError> {
+    let ws = principal.workspace_id;
+    let mut pooled = state.db.acquire().await?;
+    let mut conn = pooled.conn();
+    let (current, purged) = versions(&mut conn, ws).await?;
+    if after > 0 && after < purged {
+        return Err(full_sync(format!(
+            "Deleted contacts up to version {purged} have been purged; download everything again from version 0"
+        )));
+    }
+    if after > current {
+        return Err(full_sync(format!(
+            "Version {after} is ahead of this workspace (at {current}); download everything again from version 0"
+        )));
+    }
+    let mut contacts = store::changed_since(&mut conn, ws, after, limit + 1).await?;
+    let has_more = contacts.len() as i64 > limit;
+    contacts.truncate(limit as usize);
+    let last = contacts.last().map_or(after, |c| c.version);
+    let next_version = if has_more { last } else { last.max(current) };
+    if let Actor::ApiKey { agent: Some(agent), device, .. } = &principal.actor {
+        let device = device.as_ref().map(|d| (agent.id, d.as_str()));
+        state.usage.record_sync(ws, device, next_version, contacts.len() as i64);
+    } else {
+        state.usage.record_sync(ws, None, next_version, contacts.len() as i64);
+    }
+    Ok(DeltaPage { contacts, current_version: current.max(last), has_more, next_version })
+}
+
+fn full_sync(message: String) -> AppError {
+    AppError::Gone { code: "FULL_SYNC_REQUIRED", message }
+}
+
+/// Deletes tombstones older than `retention` and raises each workspace's `purged_through_version` to the
+/// highest version purged, so a device with an older cursor is told to sync from scratch instead of
+/// silently missing deletions. `changes` rows are kept (they are the audit log). Returns rows purged.
+pub async fn purge_tombstones(db: &switchboard_store::Db, retention: std::time::Duration) -> Result<u64, sqlx::Error> {
+    let cutoff = chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(90));
+    let mut tx = db.begin().await?;
+    let purged = switchboard_store::tx_run!(&mut tx, conn => {
+        let marks: Vec<(uuid::Uuid, i64)> = sqlx::query_as(
+            "SELECT workspace_id, MAX(version) FROM contacts WHERE deleted_at IS NOT NULL AND deleted_at < $1 \
+             GROUP BY workspace_id",
+        ).bind(cutoff).fetch_all(&mut **conn).await?;
+        for (ws, version) in &marks {
+            sqlx::query(
+                "UPDATE workspaces SET purged_through_version = $2 WHERE id = $1 AND purged_through_version < $2",
+            ).bind(ws).bind(version).execute(&mut **conn).await?;
+        }
+        sqlx::query("DELETE FROM contacts WHERE deleted_at IS NOT NULL AND deleted_at < $1")
+            .bind(cutoff).execute(&mut **conn).await.map(|r| r.rows_affected())
+    })?;
+    tx.commit().await?;
+    Ok(purged)
+}

@@ -57,6 +57,16 @@ async fn first_start_creates_workspace_owner_and_key(backend: Backend) {
 async fn two_instances_bootstrap_once(backend: Backend) {
     let db = TestDb::new(backend).await;
     let (a, b) = tokio::join!(TestApp::start(db.config()), TestApp::start(db.config()));
+    if backend == Backend::Sqlite {
+        // One `serve` per SQLite file: the second refuses with a message that says what to do.
+        let refused = [&a, &b].iter().filter_map(|r| r.as_ref().err()).map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(refused.len(), 1, "exactly one of two SQLite servers starts: {refused:?}");
+        assert!(refused[0].contains("already running on this SQLite database"), "{}", refused[0]);
+        assert!(refused[0].contains("PostgreSQL"), "{}", refused[0]);
+        let app = if let Ok(a) = a { a } else { b.unwrap() };
+        assert!(app.bootstrapped());
+        return;
+    }
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!([a.bootstrapped(), b.bootstrapped()].iter().filter(|x| **x).count(), 1, "exactly one bootstraps");
     assert_eq!(a.row_counts().await[..2], [("workspaces".into(), 1), ("users".into(), 1)]);
@@ -82,6 +92,11 @@ async fn mismatched_secrets_refuse_to_start(backend: Backend) {
     same.secret_key = Some(switchboard_server::config::secrets::SecretValue::new(
         std::fs::read_to_string(app.config.data_dir.join("secret.key")).unwrap().trim().to_owned(),
     ));
+    if backend == Backend::Sqlite {
+        let err = TestApp::start(same).await.err().expect("a second SQLite server refuses to start");
+        assert!(err.to_string().contains("already running"), "{err}");
+        return;
+    }
     let second = TestApp::start(same).await.expect("an instance given the same secrets starts");
     // Tokens of one instance are accepted by the other.
     let (access, _) = app.owner_tokens().await;

@@ -64,7 +64,33 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     router: Router,
+    io: socketioxide::SocketIo,
     bootstrap: Option<BootstrapCredentials>,
+    /// Held while serving on SQLite: a second `serve` on the same file refuses to start.
+    _serve_lock: Option<std::fs::File>,
+}
+
+/// On SQLite, one `serve` process per database file: the change feed and realtime pushes of a second
+/// process would never see the first one's commits (no NOTIFY). CLI commands do not take this lock.
+fn lock_sqlite_for_serving(db: &Db) -> anyhow::Result<Option<std::fs::File>> {
+    let Db::Sqlite(pool) = db else { return Ok(None) };
+    let path = pool.connect_options().get_filename().with_extension("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `switchboard serve` is already running on this SQLite database ({}). SQLite supports one \
+             server process; stop the other one, or use PostgreSQL (DATABASE_URL=postgres://…) to run several \
+             instances",
+            pool.connect_options().get_filename().display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
 }
 
 impl Application {
@@ -75,6 +101,7 @@ impl Application {
             .context("cannot load the server's secret keys")?;
         let (jwt_fp, enc_fp) = keys.fingerprints();
         workspaces::check_key_fingerprints(&db, &jwt_fp, &enc_fp).await.map_err(anyhow::Error::msg)?;
+        let serve_lock = lock_sqlite_for_serving(&db)?;
         let bootstrap = workspaces::bootstrap(&db, &config).await.map_err(app_error)?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -86,6 +113,7 @@ impl Application {
         let state = AppState::new(Shared {
             writers: crate::feed::writer::Writers::new(db.clone(), writer_settings, feed.committed.clone()),
             feed,
+            connections: Default::default(),
             instance_id: uuid::Uuid::now_v7(),
             jwt: JwtKeys::new(&keys.jwt, config.access_token_ttl),
             credentials: CredentialCache::new(config.credential_cache_ttl),
@@ -96,8 +124,8 @@ impl Application {
             db,
             config,
         });
-        let router = build_router(state.clone()).0;
-        Ok(Self { listener, state, router, bootstrap })
+        let (router, _, io) = build_router(state.clone());
+        Ok(Self { listener, state, router, io, bootstrap, _serve_lock: serve_lock })
     }
 
     /// The bound address (the real port when configured with port 0).
@@ -118,14 +146,24 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains in-flight requests, flushes batched usage and closes
     /// the database.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let _serve_lock = self._serve_lock;
         let stop = CancellationToken::new();
         let background = tokio::spawn(background_tasks(self.state.clone(), stop.clone()));
+        let fan_out =
+            tokio::spawn(crate::realtime::socket::fan_out(self.io.clone(), self.state.feed.clone(), stop.clone()));
+        let heartbeat = tokio::spawn(crate::realtime::heartbeat(self.state.clone(), stop.clone()));
         let service = trim_trailing_slash(self.router);
+        let io = self.io.clone();
+        // Sockets stay open indefinitely: close them when the stop signal comes, so draining can finish.
+        let shutdown = async move {
+            shutdown.await;
+            io.close().await;
+        };
         let result = axum::serve(self.listener, service.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         stop.cancel();
-        let _ = background.await;
+        let _ = tokio::join!(background, fan_out, heartbeat);
         self.state.db.close().await;
         result.context("server error")
     }
@@ -193,7 +231,7 @@ pub async fn housekeeping(state: &AppState) {
 }
 
 /// The full router and the OpenAPI document it serves.
-pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi, socketioxide::SocketIo) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(crate::auth::routes::router())
         .merge(crate::users::routes::router())
@@ -203,9 +241,11 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(crate::contacts::agent::router())
         .merge(crate::feed::routes::router())
         .merge(crate::sync::routes::router())
+        .merge(crate::realtime::sse::router())
         .merge(crate::ops::router())
         .split_for_parts();
     add_auth_aliases(&mut doc);
+    let (socket_layer, io) = crate::realtime::socket::layer(state.clone());
     let config = &state.config;
     let edge = Arc::new(EdgeSettings {
         allowed_hosts: config.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
@@ -222,8 +262,11 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(CompressionLayer::new())
         .layer(cors(&config.cors_allowed_origins))
-        .layer(axum::middleware::from_fn(edge_layer_fn(edge)));
-    (router, doc)
+        .layer(axum::middleware::from_fn(edge_layer_fn(edge)))
+        // Outermost: Socket.IO's long-polling requests wait ~25 s by design, so the request timeout,
+        // compression and access metrics of the JSON API must not apply to them.
+        .layer(socket_layer);
+    (router, doc, io)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

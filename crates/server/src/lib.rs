@@ -18,6 +18,7 @@ pub mod logging;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;
+pub mod realtime;
 pub mod state;
 pub mod sync;
 pub mod users;

@@ -38,6 +38,8 @@ pub struct Shared {
     pub writers: crate::feed::writer::Writers,
     /// Committed changes, fanned out to this instance's realtime consumers.
     pub feed: Arc<crate::feed::tail::Feed>,
+    /// This instance's open device sockets.
+    pub connections: crate::realtime::Connections,
 }
 
 impl AppState {

@@ -134,14 +134,15 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
+        let header_text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
         let principal = match presented(&parts.headers)? {
-            Presented::ApiKey { key, write_header } => from_api_key(state, &parts.headers, key, write_header).await?,
+            Presented::ApiKey { key, write_header } => {
+                let agent = AgentClaim { code: header_text("x-agent-code"), device: header_text("x-device-id") };
+                from_api_key(state, key, agent, write_header).await?
+            }
             Presented::Jwt(token) => from_access_token(state, token).await?,
         };
-        state
-            .limits
-            .check_credential(principal.credential_id())
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        check_rate(state, &principal)?;
         tracing::Span::current().record("principal", principal.label());
         parts.extensions.insert(principal.clone());
         Ok(principal)
@@ -192,10 +193,42 @@ async fn check_api_key(state: &AppState, key: &str) -> Result<CachedKey, AppErro
     Ok(cached)
 }
 
+/// What an agent's client says about itself besides its key: the agent code (must match the key's agent)
+/// and the device it runs on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentClaim<'a> {
+    /// `X-Agent-Code` (or `agent_code` in a Socket.IO handshake).
+    pub code: Option<&'a str>,
+    /// `X-Device-Id` (or `device_id`).
+    pub device: Option<&'a str>,
+}
+
+fn check_rate(state: &AppState, principal: &Principal) -> Result<(), AppError> {
+    state
+        .limits
+        .check_credential(principal.credential_id())
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+}
+
+/// Authenticates an API key presented outside HTTP headers (a Socket.IO handshake), with the same checks
+/// and rate limit as a request.
+pub async fn authenticate_api_key(state: &AppState, key: &str, agent: AgentClaim<'_>) -> Result<Principal, AppError> {
+    let principal = from_api_key(state, key, agent, false).await?;
+    check_rate(state, &principal)?;
+    Ok(principal)
+}
+
+/// Authenticates a user's access token presented outside HTTP headers.
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Principal, AppError> {
+    let principal = from_access_token(state, token).await?;
+    check_rate(state, &principal)?;
+    Ok(principal)
+}
+
 async fn from_api_key(
     state: &AppState,
-    headers: &HeaderMap,
     key: &str,
+    claim: AgentClaim<'_>,
     write_header: bool,
 ) -> Result<Principal, AppError> {
     let k = check_api_key(state, key).await?;
@@ -208,13 +241,12 @@ async fn from_api_key(
             "X-Contacts-Write-Key must be a key with the contacts:write scope",
         ));
     }
-    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(code) = header_text("x-agent-code")
+    if let Some(code) = claim.code
         && k.agent.as_ref().is_none_or(|a| a.code != code)
     {
         return Err(AppError::unauthenticated("AGENT_MISMATCH", "X-Agent-Code does not match this API key's agent"));
     }
-    let device = match header_text("x-device-id") {
+    let device = match claim.device {
         Some(raw) => Some(DeviceCode::parse("X-Device-Id", raw).map_err(|e| AppError::BadRequest {
             code: "INVALID_HEADER",
             message: "Invalid X-Device-Id header".into(),

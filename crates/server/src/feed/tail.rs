@@ -130,21 +130,41 @@ async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>)
     for (ws, version) in versions(db).await? {
         let cursor = cursors.entry(ws).or_insert(0);
         while *cursor < version {
-            let mut pooled = db.acquire().await?;
-            let mut conn = pooled.conn();
-            let changes = super::after(&mut conn, ws, *cursor, 500).await?;
-            let Some(last) = changes.last().map(|c| c.version) else { break };
-            let contacts = load_contacts(&mut conn, ws, &changes).await?;
+            let (events, last) = events_after(db, ws, *cursor, 500).await?;
+            let Some(last) = last else { break };
             if feed.events.receiver_count() > 0 {
-                for change in changes {
-                    let Some(contact) = contacts.get(&change.entity_id) else { continue };
-                    let _ = feed.events.send(Arc::new(event(ws, change, contact.clone())));
+                for event in events {
+                    let _ = feed.events.send(Arc::new(event));
                 }
             }
             *cursor = last;
         }
     }
     Ok(())
+}
+
+/// Up to `limit` committed changes of `ws` after `after` as events (each with the contact's current
+/// state), and the version of the last change read (`None` when there was none). Used by the tailer and
+/// by consumers resuming from a version (SSE `Last-Event-ID`).
+pub async fn events_after(
+    db: &Db,
+    ws: WorkspaceId,
+    after: i64,
+    limit: i64,
+) -> Result<(Vec<FeedEvent>, Option<i64>), sqlx::Error> {
+    let mut pooled = db.acquire().await?;
+    let mut conn = pooled.conn();
+    let changes = super::after(&mut conn, ws, after, limit).await?;
+    let last = changes.last().map(|c| c.version);
+    let contacts = load_contacts(&mut conn, ws, &changes).await?;
+    let events = changes
+        .into_iter()
+        .filter_map(|change| {
+            let contact = contacts.get(&change.entity_id)?.clone();
+            Some(event(ws, change, contact))
+        })
+        .collect();
+    Ok((events, last))
 }
 
 async fn load_contacts(

@@ -202,6 +202,16 @@ async fn push_applies_merges_dedupes_and_reports_conflicts(backend: Backend) {
     assert_eq!(r["results"][1]["status"], "applied");
     assert_eq!(r["results"][1]["contact"]["deleted"], true);
 
+    // An oversized push is refused whole and changes nothing.
+    let version = app.workspace_version().await;
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"mutation_id": format!("bulk-{i}"), "op": "create", "fields": {"given_name": "x"}}))
+        .collect();
+    let r = app.post("/api/v1/sync/push", &device, &json!({"operations": many})).send().await.unwrap();
+    let err = assert_error(r, 422, "VALIDATION_FAILED").await;
+    assert_eq!(err["fields"][0]["field"], "operations");
+    assert_eq!(app.workspace_version().await, version);
+
     // The audit log names the device's mutation ids.
     let feed: Value = app.get("/api/v1/changes", &office).send().await.unwrap().json().await.unwrap();
     let mutations: Vec<&Value> = feed["results"].as_array().unwrap().iter().map(|c| &c["mutation_id"]).collect();

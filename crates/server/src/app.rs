@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -260,7 +261,12 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi, socke
         .with_state(state.clone())
         .layer(CatchPanicLayer::custom(|_| AppError::Internal("handler panicked".into()).into_response()))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(CompressionLayer::new())
+        // Small JSON answers (most of them) are not worth compressing; large pages are, quickly.
+        .layer(
+            CompressionLayer::new()
+                .quality(tower_http::CompressionLevel::Fastest)
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
         .layer(cors(&config.cors_allowed_origins))
         .layer(axum::middleware::from_fn(edge_layer_fn(edge)))
         // Outermost: Socket.IO's long-polling requests wait ~25 s by design, so the request timeout,

@@ -93,6 +93,15 @@ impl AppError {
         AppError::BadRequest { code, message: message.into(), fields: Vec::new() }
     }
 
+    /// A 400 `INVALID_QUERY` naming the query parameter.
+    pub fn invalid_query(field: &str, message: &str) -> Self {
+        AppError::BadRequest {
+            code: "INVALID_QUERY",
+            message: "Invalid query parameter".into(),
+            fields: vec![FieldError::new(field, message)],
+        }
+    }
+
     /// A 401 with a code and message.
     pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
         AppError::Unauthenticated { code, message: message.into() }

@@ -57,11 +57,7 @@ pub struct PageRequest {
 impl PageRequest {
     /// Parses `limit` and `cursor`, naming the bad parameter.
     pub fn parse(q: &ListQuery) -> Result<Self, AppError> {
-        let bad = |field: &str, message: &str| AppError::BadRequest {
-            code: "INVALID_QUERY",
-            message: "Invalid query parameter".into(),
-            fields: vec![switchboard_domain::FieldError::new(field, message)],
-        };
+        let bad = AppError::invalid_query;
         let limit = q.limit.unwrap_or(50);
         if !(1..=200).contains(&limit) {
             return Err(bad("limit", "must be between 1 and 200"));

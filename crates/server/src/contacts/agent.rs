@@ -3,7 +3,7 @@
 //! service functions and writer as the canonical API sit behind it.
 
 use super::input::{Errors, phone, present, text, unidentifiable};
-use super::routes::{check, idempotency_key};
+use super::routes::{DeleteQuery, check, idempotency_key, mark_replayed};
 use super::{Contact, if_match, phone_policy, write_one};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -239,9 +239,7 @@ fn flat_response(status: StatusCode, contact: &Contact, replayed: bool) -> Respo
     if let Ok(v) = HeaderValue::from_str(&contact.etag()) {
         response.headers_mut().insert(axum::http::header::ETAG, v);
     }
-    if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, replayed);
     response
 }
 
@@ -317,16 +315,8 @@ async fn put_flat(
     Ok(flat_response(StatusCode::OK, &contact, replayed))
 }
 
-/// Query of `DELETE /api/contacts/{id}`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct FlatDeleteQuery {
-    /// The version the deletion is based on: a different current version is 409.
-    pub base_version: Option<i64>,
-}
-
 /// Delete a contact; devices learn of it through delta sync and `contact_deleted`.
-#[utoipa::path(delete, path = "/api/contacts/{id}", tag = "agent", params(("id" = Uuid, Path), FlatDeleteQuery),
+#[utoipa::path(delete, path = "/api/contacts/{id}", tag = "agent", params(("id" = Uuid, Path), DeleteQuery),
     responses((status = 200, body = Envelope<FlatContact>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn delete_flat(
     State(state): State<AppState>,
@@ -334,7 +324,7 @@ async fn delete_flat(
     AppPath(id): AppPath<Uuid>,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
-    AppQuery(q): AppQuery<FlatDeleteQuery>,
+    AppQuery(q): AppQuery<DeleteQuery>,
 ) -> AppResult<Response> {
     principal.require(Permission::ContactsWrite)?;
     let key = idempotency_key(&headers, "DELETE", &uri, b"")?;
@@ -456,9 +446,7 @@ async fn bulk(
     }
     let results = results.into_iter().map(|r| r.expect("every item has a result")).collect();
     let mut response = ok(BulkResults { results }).into_response();
-    if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, replayed);
     Ok(response)
 }
 

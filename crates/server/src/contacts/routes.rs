@@ -151,10 +151,15 @@ pub fn contact_response(status: StatusCode, contact: &Contact, replayed: bool, l
     if location && let Ok(v) = HeaderValue::from_str(&format!("/api/v1/contacts/{}", contact.id)) {
         headers.insert(header::LOCATION, v);
     }
-    if replayed {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, replayed);
     response
+}
+
+/// Marks a response that repeats an earlier answer to the same `Idempotency-Key`.
+pub fn mark_replayed(response: &mut Response, replayed: bool) {
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
 }
 
 /// Create a contact. Phone numbers are parsed against the workspace's default region.
@@ -251,9 +256,7 @@ async fn delete_contact(
     let check = check(if_match(&headers)?, q.base_version);
     let (_, _, replayed) = write_one(&state, &principal, ContactOp::Delete { id, check }, key).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
+    mark_replayed(&mut response, replayed);
     Ok(response)
 }
 
@@ -279,11 +282,7 @@ pub struct ChangePage {
 impl HistoryQuery {
     /// The cursor and limit, validated.
     pub fn parse(&self) -> Result<(i64, i64), AppError> {
-        let bad = |field: &str, message: &str| AppError::BadRequest {
-            code: "INVALID_QUERY",
-            message: "Invalid query parameter".into(),
-            fields: vec![switchboard_domain::FieldError::new(field, message)],
-        };
+        let bad = AppError::invalid_query;
         let after = self.after.unwrap_or(0);
         if after < 0 {
             return Err(bad("after", "must not be negative"));

@@ -3,7 +3,8 @@
 
 use super::Contact;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use sqlx::types::Json;
+use std::collections::BTreeSet;
 use switchboard_domain::{ContactFields, EmailEntry, Field, PhoneEntry, WorkspaceId};
 use switchboard_store::{Conn, conn_run};
 use uuid::Uuid;
@@ -44,6 +45,8 @@ struct ContactRow {
     department: Option<String>,
     notes: Option<String>,
     labels: sqlx::types::Json<Vec<String>>,
+    phones: sqlx::types::Json<Vec<PhoneEntry>>,
+    emails: sqlx::types::Json<Vec<EmailEntry>>,
     source: String,
     created_by: String,
     version: i64,
@@ -52,25 +55,38 @@ struct ContactRow {
     updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
-struct PhoneRow {
-    contact_id: Uuid,
-    raw: String,
-    e164: Option<String>,
-    extension: Option<String>,
-    digits: String,
-    kind: String,
+impl From<ContactRow> for Contact {
+    fn from(r: ContactRow) -> Self {
+        let fields = ContactFields {
+            given_name: r.given_name,
+            family_name: r.family_name,
+            nickname: r.nickname,
+            company: r.company,
+            job_title: r.job_title,
+            department: r.department,
+            notes: r.notes,
+            labels: r.labels.0,
+            phones: r.phones.0,
+            emails: r.emails.0,
+        };
+        Contact {
+            id: r.id,
+            display_name: fields.display_name(),
+            fields,
+            source: r.source,
+            created_by: r.created_by,
+            version: r.version,
+            deleted: r.deleted_at.is_some(),
+            deleted_at: r.deleted_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
-#[derive(sqlx::FromRow)]
-struct EmailRow {
-    contact_id: Uuid,
-    address: String,
-    kind: String,
-}
-
-const COLUMNS: &str = "c.id, c.given_name, c.family_name, c.nickname, c.company, c.job_title, c.department, \
-     c.notes, c.labels, c.source, c.created_by, c.version, c.deleted_at, c.created_at, c.updated_at";
+/// The contact columns over alias `c`.
+pub const COLUMNS: &str = "c.id, c.given_name, c.family_name, c.nickname, c.company, c.job_title, c.department, \
+     c.notes, c.labels, c.phones, c.emails, c.source, c.created_by, c.version, c.deleted_at, c.created_at, c.updated_at";
 
 /// `$first, $first+1, …` for `n` parameters.
 pub fn placeholders(first: usize, n: usize) -> String {
@@ -78,7 +94,8 @@ pub fn placeholders(first: usize, n: usize) -> String {
 }
 
 /// Contacts of `ws` matching `condition` (SQL over alias `c`, using parameters from `$2`), in the order
-/// and limit `tail` gives (e.g. `ORDER BY c.version LIMIT $3`), with their phones and emails.
+/// and limit `tail` gives (e.g. `ORDER BY c.version LIMIT $3`). One statement: phones and emails come
+/// from the row's read copies.
 pub async fn select(
     conn: &mut Conn<'_>,
     ws: WorkspaceId,
@@ -91,67 +108,53 @@ pub async fn select(
         let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0);
         bind_params!(q, params).fetch_all(&mut **c).await
     })?;
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<Param> = rows.iter().map(|r| Param::Uuid(r.id)).collect();
-    let list = placeholders(1, ids.len());
-    let phones_sql = format!(
-        "SELECT contact_id, raw, e164, extension, digits, kind FROM contact_phones \
-         WHERE contact_id IN ({list}) ORDER BY contact_id, position"
-    );
-    let emails_sql = format!(
-        "SELECT contact_id, address, kind FROM contact_emails WHERE contact_id IN ({list}) ORDER BY contact_id, position"
-    );
-    let phones: Vec<PhoneRow> = conn_run!(conn, c => {
-        bind_params!(sqlx::query_as(sqlx::AssertSqlSafe(phones_sql)), &ids).fetch_all(&mut **c).await
-    })?;
-    let emails: Vec<EmailRow> = conn_run!(conn, c => {
-        bind_params!(sqlx::query_as(sqlx::AssertSqlSafe(emails_sql)), &ids).fetch_all(&mut **c).await
-    })?;
-    let mut phones_of: HashMap<Uuid, Vec<PhoneEntry>> = HashMap::new();
-    for p in phones {
-        phones_of.entry(p.contact_id).or_default().push(PhoneEntry {
-            raw: p.raw,
-            e164: p.e164,
-            extension: p.extension,
-            digits: p.digits,
-            kind: p.kind,
-        });
-    }
-    let mut emails_of: HashMap<Uuid, Vec<EmailEntry>> = HashMap::new();
-    for e in emails {
-        emails_of.entry(e.contact_id).or_default().push(EmailEntry { address: e.address, kind: e.kind });
-    }
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let fields = ContactFields {
-                given_name: r.given_name,
-                family_name: r.family_name,
-                nickname: r.nickname,
-                company: r.company,
-                job_title: r.job_title,
-                department: r.department,
-                notes: r.notes,
-                labels: r.labels.0,
-                phones: phones_of.remove(&r.id).unwrap_or_default(),
-                emails: emails_of.remove(&r.id).unwrap_or_default(),
-            };
-            Contact {
-                id: r.id,
-                display_name: fields.display_name(),
-                fields,
-                source: r.source,
-                created_by: r.created_by,
-                version: r.version,
-                deleted: r.deleted_at.is_some(),
-                deleted_at: r.deleted_at,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            }
+    Ok(rows.into_iter().map(Contact::from).collect())
+}
+
+/// A row of the delta statement: the workspace columns, and a contact unless the workspace has none to send.
+struct DeltaRow {
+    ws_version: i64,
+    ws_purged: i64,
+    contact: Option<ContactRow>,
+}
+
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for DeltaRow
+where
+    ContactRow: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<Uuid>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let id: Option<Uuid> = row.try_get("id")?;
+        Ok(Self {
+            ws_version: row.try_get("ws_version")?,
+            ws_purged: row.try_get("ws_purged")?,
+            contact: if id.is_some() { Some(ContactRow::from_row(row)?) } else { None },
         })
-        .collect())
+    }
+}
+
+/// A delta page read in one statement: the workspace's version and purge line, and its contacts changed
+/// after `after` in version order (at most `limit`). One statement means one snapshot: every change up to
+/// the returned version is visible in the returned rows. `None` when the workspace does not exist.
+pub async fn delta(
+    conn: &mut Conn<'_>,
+    ws: WorkspaceId,
+    after: i64,
+    limit: i64,
+) -> Result<Option<(i64, i64, Vec<Contact>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT w.version AS ws_version, w.purged_through_version AS ws_purged, {COLUMNS} \
+         FROM workspaces w LEFT JOIN contacts c ON c.workspace_id = w.id AND c.version > $2 \
+         WHERE w.id = $1 ORDER BY c.version LIMIT $3"
+    );
+    let rows: Vec<DeltaRow> = conn_run!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ws.0).bind(after).bind(limit).fetch_all(&mut **c).await)?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let (version, purged) = (first.ws_version, first.ws_purged);
+    let contacts = rows.into_iter().filter_map(|r| r.contact).map(Contact::from).collect();
+    Ok(Some((version, purged, contacts)))
 }
 
 /// One contact of `ws`, tombstones included.
@@ -159,38 +162,21 @@ pub async fn get(conn: &mut Conn<'_>, ws: WorkspaceId, id: Uuid) -> Result<Optio
     Ok(select(conn, ws, "c.id = $2", "", &[Param::Uuid(id)]).await?.pop())
 }
 
-/// Whether a contact with this id exists in any workspace (client-chosen ids must not collide).
-pub async fn id_taken(conn: &mut Conn<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    let n: i64 = conn_run!(conn, c => sqlx::query_scalar("SELECT COUNT(*) FROM contacts WHERE id = $1")
-        .bind(id).fetch_one(&mut **c).await)?;
-    Ok(n > 0)
-}
-
-/// Contacts changed after `after`, in version order, at most `limit`.
-pub async fn changed_since(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    after: i64,
-    limit: i64,
-) -> Result<Vec<Contact>, sqlx::Error> {
-    select(conn, ws, "c.version > $2", "ORDER BY c.version LIMIT $3", &[Param::Int(after), Param::Int(limit)]).await
-}
-
 /// Inserts a new contact row and its children.
 pub async fn insert(conn: &mut Conn<'_>, ws: WorkspaceId, contact: &Contact) -> Result<(), sqlx::Error> {
     let f = &contact.fields;
-    let labels = sqlx::types::Json(&f.labels);
+    let (labels, phones, emails) = (Json(&f.labels), Json(&f.phones), Json(&f.emails));
     conn_run!(conn, c => sqlx::query(
         "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, department, \
-         notes, labels, source, created_by, version, deleted_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $14)",
+         notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $16)",
     )
     .bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name).bind(&f.nickname).bind(&f.company)
-    .bind(&f.job_title).bind(&f.department).bind(&f.notes).bind(labels).bind(&contact.source)
-    .bind(&contact.created_by).bind(contact.version).bind(contact.created_at)
+    .bind(&f.job_title).bind(&f.department).bind(&f.notes).bind(labels).bind(phones).bind(emails)
+    .bind(&contact.source).bind(&contact.created_by).bind(contact.version).bind(contact.created_at)
     .execute(&mut **c).await.map(|r| r.rows_affected()))?;
-    replace_phones(conn, ws, contact.id, &f.phones).await?;
-    replace_emails(conn, ws, contact.id, &f.emails).await
+    insert_phones(conn, ws, contact.id, &f.phones).await?;
+    insert_emails(conn, ws, contact.id, &f.emails).await
 }
 
 /// Writes the new field values of an existing contact with its new version.
@@ -203,21 +189,25 @@ pub async fn update(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    let labels = sqlx::types::Json(&fields.labels);
+    let (labels, phones, emails) = (Json(&fields.labels), Json(&fields.phones), Json(&fields.emails));
     conn_run!(conn, c => sqlx::query(
         "UPDATE contacts SET given_name = $3, family_name = $4, nickname = $5, company = $6, job_title = $7, \
-         department = $8, notes = $9, labels = $10, version = $11, updated_at = $12 \
+         department = $8, notes = $9, labels = $10, phones = $11, emails = $12, version = $13, updated_at = $14 \
          WHERE workspace_id = $1 AND id = $2",
     )
     .bind(ws.0).bind(id).bind(&fields.given_name).bind(&fields.family_name).bind(&fields.nickname)
     .bind(&fields.company).bind(&fields.job_title).bind(&fields.department).bind(&fields.notes).bind(labels)
-    .bind(version).bind(now)
+    .bind(phones).bind(emails).bind(version).bind(now)
     .execute(&mut **c).await.map(|r| r.rows_affected()))?;
     if changed.contains(&Field::Phones) {
-        replace_phones(conn, ws, id, &fields.phones).await?;
+        conn_run!(conn, c => sqlx::query("DELETE FROM contact_phones WHERE contact_id = $1").bind(id)
+            .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+        insert_phones(conn, ws, id, &fields.phones).await?;
     }
     if changed.contains(&Field::Emails) {
-        replace_emails(conn, ws, id, &fields.emails).await?;
+        conn_run!(conn, c => sqlx::query("DELETE FROM contact_emails WHERE contact_id = $1").bind(id)
+            .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+        insert_emails(conn, ws, id, &fields.emails).await?;
     }
     Ok(())
 }
@@ -236,14 +226,13 @@ pub async fn tombstone(
     Ok(())
 }
 
-async fn replace_phones(
+async fn insert_phones(
     conn: &mut Conn<'_>,
     ws: WorkspaceId,
     id: Uuid,
     phones: &[PhoneEntry],
 ) -> Result<(), sqlx::Error> {
     conn_run!(conn, c => {
-        sqlx::query("DELETE FROM contact_phones WHERE contact_id = $1").bind(id).execute(&mut **c).await?;
         for (i, p) in phones.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind) \
@@ -256,14 +245,13 @@ async fn replace_phones(
     })
 }
 
-async fn replace_emails(
+async fn insert_emails(
     conn: &mut Conn<'_>,
     ws: WorkspaceId,
     id: Uuid,
     emails: &[EmailEntry],
 ) -> Result<(), sqlx::Error> {
     conn_run!(conn, c => {
-        sqlx::query("DELETE FROM contact_emails WHERE contact_id = $1").bind(id).execute(&mut **c).await?;
         for (i, e) in emails.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES ($1, $2, $3, $4, $5)",
@@ -272,11 +260,4 @@ async fn replace_emails(
         }
         Ok::<(), sqlx::Error>(())
     })
-}
-
-/// Active (not deleted) contacts of a workspace.
-pub async fn count_active(conn: &mut Conn<'_>, ws: WorkspaceId) -> Result<i64, sqlx::Error> {
-    conn_run!(conn, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM contacts WHERE workspace_id = $1 AND deleted_at IS NULL",
-    ).bind(ws.0).fetch_one(&mut **c).await)
 }

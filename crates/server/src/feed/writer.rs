@@ -283,9 +283,11 @@ fn batch_error(err: &sqlx::Error) -> AppError {
     }
 }
 
-/// A failed statement inside an item: either the item's own fault or the database's.
+/// A failed statement inside an item: the item's own fault, a client-chosen id already in use, or the
+/// database's.
 enum Failure {
     Item(ItemError),
+    Exists(Uuid),
     Db(sqlx::Error),
 }
 
@@ -317,10 +319,7 @@ async fn apply_batch(
     let mut version = start;
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
-        exec(&mut conn, "SAVEPOINT request").await?;
-        let result = apply_request(&mut conn, ws, request, &mut version, now, settings).await;
-        exec(&mut conn, "RELEASE SAVEPOINT request").await?;
-        results.push(result?);
+        results.push(apply_request(&mut conn, ws, request, &mut version, now, settings).await?);
     }
     if version > start {
         conn_run!(&mut conn, c => sqlx::query("UPDATE workspaces SET version = $2 WHERE id = $1")
@@ -408,6 +407,14 @@ async fn apply_request(
                 *version = before;
                 match failure {
                     Failure::Item(error) => Outcome::Failed { error },
+                    Failure::Exists(id) => {
+                        let error = ItemError::new(409, "ALREADY_EXISTS", "A contact with this id already exists");
+                        let error = match store::get(conn, ws, id).await? {
+                            Some(current) => error.with_current(&current),
+                            None => error,
+                        };
+                        Outcome::Failed { error }
+                    }
                     Failure::Db(sqlx::Error::Database(e))
                         if e.is_unique_violation() || e.is_foreign_key_violation() =>
                     {
@@ -441,13 +448,6 @@ async fn apply_item(
 ) -> Result<Outcome, Failure> {
     match &item.op {
         ContactOp::Create { id, fields, source } => {
-            if store::id_taken(conn, *id).await? {
-                let error = ItemError::new(409, "ALREADY_EXISTS", "A contact with this id already exists");
-                return Err(Failure::Item(match store::get(conn, ws, *id).await? {
-                    Some(current) => error.with_current(&current),
-                    None => error,
-                }));
-            }
             *version += 1;
             let contact = Contact {
                 id: *id,
@@ -461,7 +461,11 @@ async fn apply_item(
                 created_at: now,
                 updated_at: now,
             };
-            store::insert(conn, ws, &contact).await?;
+            // The primary key catches an id already in use (in any workspace): no lookup first.
+            store::insert(conn, ws, &contact).await.map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => Failure::Exists(*id),
+                _ => Failure::Db(e),
+            })?;
             let changed = ContactFields::default().changed_fields(fields);
             let diff = field_diff(&ContactFields::default(), fields, &changed);
             record(conn, ws, author, item, &contact, ChangeOp::Create, diff, now).await?;

@@ -166,7 +166,12 @@ async fn on_sync(socket: SocketRef, State(state): State<AppState>, TryData(data)
     let version = data.as_i64().or_else(|| data.get("version").and_then(Value::as_i64)).unwrap_or(0);
     let limit = data.get("limit").and_then(Value::as_i64).unwrap_or(crate::sync::DEFAULT_PAGE);
     let query = crate::sync::DeltaQuery { version: Some(version), limit: Some(limit) };
-    let answer = match query.parse() {
+    // A `sync` costs what a REST delta costs, so it counts against the same per-credential limit.
+    let allowed = state
+        .limits
+        .check_credential(session.principal.credential_id())
+        .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs });
+    let answer = match allowed.and_then(|()| query.parse()) {
         Ok((version, limit)) => crate::sync::routes::flat_delta(&state, &session.principal, version, limit).await,
         Err(e) => Err(e),
     };

@@ -10,8 +10,6 @@ use crate::contacts::{Contact, store};
 use crate::error::AppError;
 use crate::state::AppState;
 use serde::Deserialize;
-use switchboard_domain::{FieldError, WorkspaceId};
-use switchboard_store::{Conn, conn_run};
 
 /// Default and largest delta page.
 pub const DEFAULT_PAGE: i64 = 500;
@@ -31,11 +29,7 @@ pub struct DeltaQuery {
 impl DeltaQuery {
     /// The cursor and page size, validated.
     pub fn parse(&self) -> Result<(i64, i64), AppError> {
-        let bad = |field: &str, message: &str| AppError::BadRequest {
-            code: "INVALID_QUERY",
-            message: "Invalid query parameter".into(),
-            fields: vec![FieldError::new(field, message)],
-        };
+        let bad = AppError::invalid_query;
         let version = self.version.unwrap_or(0);
         if version < 0 {
             return Err(bad("version", "must not be negative"));
@@ -61,22 +55,16 @@ pub struct DeltaPage {
     pub next_version: i64,
 }
 
-async fn versions(conn: &mut Conn<'_>, ws: WorkspaceId) -> Result<(i64, i64), AppError> {
-    let row: Option<(i64, i64)> = conn_run!(conn, c => sqlx::query_as(
-        "SELECT version, purged_through_version FROM workspaces WHERE id = $1",
-    ).bind(ws.0).fetch_optional(&mut **c).await)?;
-    row.ok_or(AppError::NotFound)
-}
-
 /// Reads one delta page for the caller and records the device's sync (batched).
 ///
-/// The workspace version is read *before* the contacts: every version up to it has committed (versions
-/// become visible in commit order), so continuing from `max(last row, current_version)` skips nothing.
+/// The workspace version and the contacts come from one statement, hence one snapshot: every change up to
+/// that version is in the rows, so continuing from `max(last row, current_version)` skips nothing.
 pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i64) -> Result<DeltaPage, AppError> {
     let ws = principal.workspace_id;
     let mut pooled = state.db.acquire().await?;
-    let mut conn = pooled.conn();
-    let (current, purged) = versions(&mut conn, ws).await?;
+    let (current, purged, mut contacts) =
+        store::delta(&mut pooled.conn(), ws, after, limit + 1).await?.ok_or(AppError::NotFound)?;
+    drop(pooled);
     if after > 0 && after < purged {
         return Err(full_sync(format!(
             "Deleted contacts up to version {purged} have been purged; download everything again from version 0"
@@ -87,7 +75,6 @@ pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i
             "Version {after} is ahead of this workspace (at {current}); download everything again from version 0"
         )));
     }
-    let mut contacts = store::changed_since(&mut conn, ws, after, limit + 1).await?;
     let has_more = contacts.len() as i64 > limit;
     contacts.truncate(limit as usize);
     let last = contacts.last().map_or(after, |c| c.version);

@@ -11,6 +11,10 @@ CREATE TABLE contacts (
     department    TEXT,
     notes         TEXT,
     labels        JSONB NOT NULL,
+    -- Read copies of contact_phones / contact_emails (kept in the same transaction), so reading a contact
+    -- is one row: delta sync and lists never join. The child tables serve lookups by number and address.
+    phones        JSONB NOT NULL,
+    emails        JSONB NOT NULL,
     source        TEXT NOT NULL,
     created_by    TEXT NOT NULL,
     version       BIGINT NOT NULL,

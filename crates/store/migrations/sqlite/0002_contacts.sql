@@ -11,6 +11,10 @@ CREATE TABLE contacts (
     department    TEXT,
     notes         TEXT,
     labels        TEXT NOT NULL,
+    -- Read copies of contact_phones / contact_emails (kept in the same transaction), so reading a contact
+    -- is one row: delta sync and lists never join. The child tables serve lookups by number and address.
+    phones        TEXT NOT NULL,
+    emails        TEXT NOT NULL,
     source        TEXT NOT NULL,
     created_by    TEXT NOT NULL,
     version       INTEGER NOT NULL,

@@ -112,7 +112,7 @@ impl Application {
             mutation_ttl: config.mutation_ttl,
         };
         let state = AppState::new(Shared {
-            writers: crate::feed::writer::Writers::new(db.clone(), writer_settings, feed.committed.clone()),
+            writers: crate::feed::writer::Writers::new(db.clone(), writer_settings, feed.clone()),
             feed,
             connections: Default::default(),
             instance_id: uuid::Uuid::now_v7(),

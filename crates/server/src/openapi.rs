@@ -10,7 +10,14 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
     info(
         title = "switchboard",
         description = "One source of truth for a business's contacts and appointments. \
-            Errors share one body: {success: false, error_code, error, detail, fields, request_id}.",
+            Errors share one body: {success: false, error_code, error, detail, fields, request_id}; version \
+            conflicts (409) and failed If-Match (412) add `current`, the server's copy.\n\n\
+            Realtime: Socket.IO (protocol v5, socket.io-client 4.x) at `/socket.io/`. Handshake with \
+            `auth: {api_key, agent_code, device_id}` or `auth: {token}` (also as headers or query). The server \
+            emits `authenticated` `{device_id, agent_code, current_version}`, then `contact_created`, \
+            `contact_updated`, `contact_deleted` with `{contact, version, created_by}` (flat contact) for every \
+            change except the device's own; emit `sync` with a version (or `{version, limit}`) to get the delta \
+            page in the ack. Server-Sent Events: `GET /api/v1/events`.",
     ),
     modifiers(&Security),
     tags(
@@ -18,6 +25,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "users", description = "Workspace members (admin)"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "agents", description = "Field agents (admin)"),
+        (name = "contacts", description = "Contacts (canonical API)"),
+        (name = "agent", description = "The seed-001 agent API: flat contacts in {success, data}; validation errors are 400"),
+        (name = "sync", description = "Delta sync, offline push, devices, statistics, events"),
+        (name = "changes", description = "The change feed as audit log (admin)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

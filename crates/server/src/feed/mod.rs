@@ -4,10 +4,12 @@
 //!
 //! - [`writer`]: the only write path, group-committing concurrent writes of a workspace.
 //! - [`tail`]: each instance follows the feed and fans committed changes out to local consumers.
+//! - [`recent`]: the latest changes in memory, for delta pages that need no query.
 //! - [`idempotency`]: replays of `Idempotency-Key` requests and offline mutation ids.
 //! - [`routes`]: the audit log (`/api/v1/changes`) and a contact's history.
 
 pub mod idempotency;
+pub mod recent;
 pub mod routes;
 pub mod tail;
 pub mod writer;

@@ -40,12 +40,14 @@ pub struct FeedEvent {
 pub struct Feed {
     /// Signalled by this instance's writers after each commit.
     pub committed: Arc<Notify>,
+    /// The latest changes per workspace, for delta pages answered from memory.
+    pub recent: super::recent::Recent,
     events: broadcast::Sender<Arc<FeedEvent>>,
 }
 
 impl Default for Feed {
     fn default() -> Self {
-        Self { committed: Arc::new(Notify::new()), events: broadcast::channel(16_384).0 }
+        Self { committed: Arc::new(Notify::new()), recent: Default::default(), events: broadcast::channel(16_384).0 }
     }
 }
 
@@ -59,13 +61,16 @@ impl Feed {
 
 /// Follows the feed until `stop`.
 pub async fn run(db: Db, feed: Arc<Feed>, poll: Duration, stop: CancellationToken) {
-    let mut cursors = match versions(&db).await {
-        Ok(v) => v,
+    let mut cursors: HashMap<WorkspaceId, i64> = match versions(&db).await {
+        Ok(v) => v.into_iter().map(|(ws, (version, _))| (ws, version)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "feed tailer could not read workspace versions; starting from zero");
             HashMap::new()
         }
     };
+    for (ws, version) in &cursors {
+        feed.recent.reset(*ws, *version, 0);
+    }
     let mut listener = listen(&db).await;
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -120,18 +125,22 @@ async fn next_notification(listener: &mut Option<sqlx::postgres::PgListener>) ->
     }
 }
 
-async fn versions(db: &Db) -> Result<HashMap<WorkspaceId, i64>, sqlx::Error> {
-    let rows: Vec<(Uuid, i64)> =
-        db_run!(db, pool => sqlx::query_as("SELECT id, version FROM workspaces").fetch_all(pool).await)?;
-    Ok(rows.into_iter().map(|(id, v)| (WorkspaceId(id), v)).collect())
+/// Each workspace's version and purge line.
+async fn versions(db: &Db) -> Result<HashMap<WorkspaceId, (i64, i64)>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64, i64)> = db_run!(db, pool => sqlx::query_as(
+        "SELECT id, version, purged_through_version FROM workspaces",
+    ).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|(id, v, p)| (WorkspaceId(id), (v, p))).collect())
 }
 
 async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>) -> Result<(), sqlx::Error> {
-    for (ws, version) in versions(db).await? {
+    for (ws, (version, purged)) in versions(db).await? {
+        feed.recent.set_purged(ws, purged);
         let cursor = cursors.entry(ws).or_insert(0);
         while *cursor < version {
             let (events, last) = events_after(db, ws, *cursor, 500).await?;
             let Some(last) = last else { break };
+            feed.recent.extend(ws, *cursor, last, events.iter().map(|e| (e.version, e.contact.clone())));
             if feed.events.receiver_count() > 0 {
                 for event in events {
                     let _ = feed.events.send(Arc::new(event));

@@ -9,6 +9,7 @@
 //! being capped at one commit latency per write. Nothing inside the transaction waits on the network.
 
 use super::idempotency::{self, IdempotencyKey, Lookup};
+use super::tail::Feed;
 use super::{Author, Change, ChangeOp};
 use crate::contacts::{Contact, store};
 use crate::error::AppError;
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::{ContactFields, ContactPatch, Field, FieldError, Merge, WorkspaceId};
 use switchboard_store::{Conn, Db, conn_run};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 /// Requests waiting beyond this many items start the next transaction, keeping each one short.
@@ -199,14 +200,14 @@ pub struct WriterSettings {
 pub struct Writers {
     db: Db,
     settings: WriterSettings,
-    committed: Arc<Notify>,
+    feed: Arc<Feed>,
     tasks: Mutex<HashMap<WorkspaceId, mpsc::Sender<Job>>>,
 }
 
 impl Writers {
-    /// Writers over `db`; `committed` is signalled after every commit (the feed tailer waits on it).
-    pub fn new(db: Db, settings: WriterSettings, committed: Arc<Notify>) -> Self {
-        Self { db, settings, committed, tasks: Mutex::new(HashMap::new()) }
+    /// Writers over `db`; after every commit they note it in `feed` and wake its tailer.
+    pub fn new(db: Db, settings: WriterSettings, feed: Arc<Feed>) -> Self {
+        Self { db, settings, feed, tasks: Mutex::new(HashMap::new()) }
     }
 
     /// Applies a request through the workspace's writer and waits for its result.
@@ -235,13 +236,13 @@ impl Writers {
             return s.clone();
         }
         let (tx, rx) = mpsc::channel(4_096);
-        tokio::spawn(run(self.db.clone(), ws, rx, self.settings.clone(), self.committed.clone()));
+        tokio::spawn(run(self.db.clone(), ws, rx, self.settings.clone(), self.feed.clone()));
         tasks.insert(ws, tx.clone());
         tx
     }
 }
 
-async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: WriterSettings, committed: Arc<Notify>) {
+async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: WriterSettings, feed: Arc<Feed>) {
     while let Some(first) = rx.recv().await {
         let mut items = first.request.items.len();
         let mut jobs = vec![first];
@@ -257,8 +258,9 @@ async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: Wri
         metrics::histogram!("feed_group_commit_requests").record(jobs.len() as f64);
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
         match apply_batch(&db, ws, &requests, &settings).await {
-            Ok(results) => {
-                committed.notify_waiters();
+            Ok((results, version)) => {
+                feed.recent.note_committed(ws, version);
+                feed.committed.notify_one();
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(Ok(result));
                 }
@@ -307,7 +309,7 @@ async fn apply_batch(
     ws: WorkspaceId,
     requests: &[&WriteRequest],
     settings: &WriterSettings,
-) -> Result<Vec<WriteResult>, sqlx::Error> {
+) -> Result<(Vec<WriteResult>, i64), sqlx::Error> {
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
     // Takes the workspace row lock (PostgreSQL; SQLite holds the database write lock already).
@@ -333,7 +335,7 @@ async fn apply_batch(
         }
     }
     tx.commit().await?;
-    Ok(results)
+    Ok((results, version))
 }
 
 async fn apply_request(

@@ -61,6 +61,11 @@ pub struct DeltaPage {
 /// that version is in the rows, so continuing from `max(last row, current_version)` skips nothing.
 pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i64) -> Result<DeltaPage, AppError> {
     let ws = principal.workspace_id;
+    if let Some(page) = state.feed.recent.page(ws, after, limit as usize) {
+        let contacts: Vec<Contact> = page.contacts.iter().map(|c| (**c).clone()).collect();
+        record_sync(state, principal, page.through, contacts.len());
+        return Ok(DeltaPage { contacts, current_version: page.through, has_more: false, next_version: page.through });
+    }
     let mut pooled = state.db.acquire().await?;
     let (current, purged, mut contacts) =
         store::delta(&mut pooled.conn(), ws, after, limit + 1).await?.ok_or(AppError::NotFound)?;
@@ -79,13 +84,17 @@ pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i
     contacts.truncate(limit as usize);
     let last = contacts.last().map_or(after, |c| c.version);
     let next_version = if has_more { last } else { last.max(current) };
-    if let Actor::ApiKey { agent: Some(agent), device, .. } = &principal.actor {
-        let device = device.as_ref().map(|d| (agent.id, d.as_str()));
-        state.usage.record_sync(ws, device, next_version, contacts.len() as i64);
-    } else {
-        state.usage.record_sync(ws, None, next_version, contacts.len() as i64);
-    }
+    record_sync(state, principal, next_version, contacts.len());
     Ok(DeltaPage { contacts, current_version: current.max(last), has_more, next_version })
+}
+
+/// Notes the page served (batched): the workspace's activity, and the device's cursor for agent devices.
+fn record_sync(state: &AppState, principal: &Principal, next_version: i64, changes: usize) {
+    let device = match &principal.actor {
+        Actor::ApiKey { agent: Some(agent), device: Some(d), .. } => Some((agent.id, d.as_str())),
+        _ => None,
+    };
+    state.usage.record_sync(principal.workspace_id, device, next_version, changes as i64);
 }
 
 fn full_sync(message: String) -> AppError {

@@ -4,8 +4,7 @@
 use super::Contact;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use std::collections::BTreeSet;
-use switchboard_domain::{ContactFields, EmailEntry, Field, PhoneEntry, WorkspaceId};
+use switchboard_domain::{ContactFields, EmailEntry, PhoneEntry, WorkspaceId};
 use switchboard_store::{Conn, conn_run};
 use uuid::Uuid;
 
@@ -162,102 +161,125 @@ pub async fn get(conn: &mut Conn<'_>, ws: WorkspaceId, id: Uuid) -> Result<Optio
     Ok(select(conn, ws, "c.id = $2", "", &[Param::Uuid(id)]).await?.pop())
 }
 
-/// Inserts a new contact row and its children.
-pub async fn insert(conn: &mut Conn<'_>, ws: WorkspaceId, contact: &Contact) -> Result<(), sqlx::Error> {
-    let f = &contact.fields;
-    let (labels, phones, emails) = (Json(&f.labels), Json(&f.phones), Json(&f.emails));
-    conn_run!(conn, c => sqlx::query(
-        "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, department, \
-         notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, $16, $16)",
-    )
-    .bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name).bind(&f.nickname).bind(&f.company)
-    .bind(&f.job_title).bind(&f.department).bind(&f.notes).bind(labels).bind(phones).bind(emails)
-    .bind(&contact.source).bind(&contact.created_by).bind(contact.version).bind(contact.created_at)
-    .execute(&mut **c).await.map(|r| r.rows_affected()))?;
-    insert_phones(conn, ws, contact.id, &f.phones).await?;
-    insert_emails(conn, ws, contact.id, &f.emails).await
+/// Contacts with these ids in any workspace, with the workspace each belongs to (the writer must refuse a
+/// client-chosen id that another workspace uses, without showing that contact).
+pub async fn load_any(conn: &mut Conn<'_>, ids: &[Uuid]) -> Result<Vec<(WorkspaceId, Contact)>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1_000) {
+        let sql = format!(
+            "SELECT c.workspace_id AS owner, {COLUMNS} FROM contacts c WHERE c.id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<OwnedRow> = conn_run!(conn, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **c).await
+        })?;
+        out.extend(rows.into_iter().map(|r| (WorkspaceId(r.owner), Contact::from(r.contact))));
+    }
+    Ok(out)
 }
 
-/// Writes the new field values of an existing contact with its new version.
-pub async fn update(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    id: Uuid,
-    fields: &ContactFields,
-    changed: &BTreeSet<Field>,
-    version: i64,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    let (labels, phones, emails) = (Json(&fields.labels), Json(&fields.phones), Json(&fields.emails));
-    conn_run!(conn, c => sqlx::query(
-        "UPDATE contacts SET given_name = $3, family_name = $4, nickname = $5, company = $6, job_title = $7, \
-         department = $8, notes = $9, labels = $10, phones = $11, emails = $12, version = $13, updated_at = $14 \
-         WHERE workspace_id = $1 AND id = $2",
-    )
-    .bind(ws.0).bind(id).bind(&fields.given_name).bind(&fields.family_name).bind(&fields.nickname)
-    .bind(&fields.company).bind(&fields.job_title).bind(&fields.department).bind(&fields.notes).bind(labels)
-    .bind(phones).bind(emails).bind(version).bind(now)
-    .execute(&mut **c).await.map(|r| r.rows_affected()))?;
-    if changed.contains(&Field::Phones) {
-        conn_run!(conn, c => sqlx::query("DELETE FROM contact_phones WHERE contact_id = $1").bind(id)
-            .execute(&mut **c).await.map(|r| r.rows_affected()))?;
-        insert_phones(conn, ws, id, &fields.phones).await?;
-    }
-    if changed.contains(&Field::Emails) {
-        conn_run!(conn, c => sqlx::query("DELETE FROM contact_emails WHERE contact_id = $1").bind(id)
-            .execute(&mut **c).await.map(|r| r.rows_affected()))?;
-        insert_emails(conn, ws, id, &fields.emails).await?;
+#[derive(sqlx::FromRow)]
+struct OwnedRow {
+    owner: Uuid,
+    #[sqlx(flatten)]
+    contact: ContactRow,
+}
+
+/// `($n, $n+1, …), (…)` for `rows` rows of `cols` parameters.
+fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(r * cols + 1, cols))).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes contacts of `ws` (new ones and changed ones) in multi-row statements. An existing row is only
+/// ever updated when it belongs to `ws`; the writer has checked ids against other workspaces already.
+pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    const COLS: usize = 18;
+    for chunk in contacts.chunks(500) {
+        let sql = format!(
+            "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, \
+             department, notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at) \
+             VALUES {} ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
+             family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
+             job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
+             labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
+             version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at \
+             WHERE contacts.workspace_id = excluded.workspace_id",
+            value_rows(chunk.len(), COLS)
+        );
+        conn_run!(conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for contact in chunk {
+                let f = &contact.fields;
+                q = q.bind(contact.id).bind(ws.0).bind(f.given_name.clone()).bind(f.family_name.clone())
+                    .bind(f.nickname.clone()).bind(f.company.clone()).bind(f.job_title.clone())
+                    .bind(f.department.clone()).bind(f.notes.clone()).bind(Json(f.labels.clone()))
+                    .bind(Json(f.phones.clone())).bind(Json(f.emails.clone())).bind(contact.source.clone())
+                    .bind(contact.created_by.clone()).bind(contact.version).bind(contact.deleted_at)
+                    .bind(contact.created_at).bind(contact.updated_at);
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }
 
-/// Marks a contact deleted (the row stays as a tombstone until retention purges it).
-pub async fn tombstone(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    id: Uuid,
-    version: i64,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    conn_run!(conn, c => sqlx::query(
-        "UPDATE contacts SET deleted_at = $3, version = $4, updated_at = $3 WHERE workspace_id = $1 AND id = $2",
-    ).bind(ws.0).bind(id).bind(now).bind(version).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+/// Replaces the `contact_phones` rows of these contacts with their current lists.
+pub async fn replace_phones(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    delete_children(conn, "contact_phones", contacts).await?;
+    let rows: Vec<(Uuid, usize, &PhoneEntry)> =
+        contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
+    for chunk in rows.chunks(1_000) {
+        let sql = format!(
+            "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind) VALUES {}",
+            value_rows(chunk.len(), 8)
+        );
+        conn_run!(conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, i, p) in chunk {
+                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(p.raw.clone()).bind(p.e164.clone())
+                    .bind(p.extension.clone()).bind(p.digits.clone()).bind(p.kind.clone());
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
     Ok(())
 }
 
-async fn insert_phones(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    id: Uuid,
-    phones: &[PhoneEntry],
-) -> Result<(), sqlx::Error> {
-    conn_run!(conn, c => {
-        for (i, p) in phones.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id).bind(i as i32).bind(ws.0).bind(&p.raw).bind(&p.e164).bind(&p.extension).bind(&p.digits)
-            .bind(&p.kind).execute(&mut **c).await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })
+/// Replaces the `contact_emails` rows of these contacts with their current lists.
+pub async fn replace_emails(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    delete_children(conn, "contact_emails", contacts).await?;
+    let rows: Vec<(Uuid, usize, &EmailEntry)> =
+        contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
+    for chunk in rows.chunks(1_000) {
+        let sql = format!(
+            "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
+            value_rows(chunk.len(), 5)
+        );
+        conn_run!(conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, i, e) in chunk {
+                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(e.address.clone()).bind(e.kind.clone());
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
 }
 
-async fn insert_emails(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    id: Uuid,
-    emails: &[EmailEntry],
-) -> Result<(), sqlx::Error> {
-    conn_run!(conn, c => {
-        for (i, e) in emails.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id).bind(i as i32).bind(ws.0).bind(&e.address).bind(&e.kind).execute(&mut **c).await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })
+async fn delete_children(conn: &mut Conn<'_>, table: &'static str, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    for chunk in contacts.chunks(1_000) {
+        let sql = format!("DELETE FROM {table} WHERE contact_id IN ({})", placeholders(1, chunk.len()));
+        conn_run!(conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for contact in chunk {
+                q = q.bind(contact.id);
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
 }

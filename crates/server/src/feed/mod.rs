@@ -118,17 +118,29 @@ pub struct Change {
 const CHANGE_COLUMNS: &str = "version, entity_type, entity_id, op, actor_kind, actor_id, actor_label, device_id, \
      mutation_id, origin, fields, created_at";
 
-/// Appends one change (inside the writer's transaction).
-pub async fn record(conn: &mut Conn<'_>, ws: WorkspaceId, change: &Change) -> Result<(), sqlx::Error> {
-    let fields = sqlx::types::Json(&change.fields);
-    conn_run!(conn, c => sqlx::query(
-        "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, actor_label, \
-         device_id, mutation_id, origin, fields, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(ws.0).bind(change.version).bind(&change.entity_type).bind(change.entity_id).bind(&change.op)
-    .bind(&change.actor_kind).bind(change.actor_id).bind(&change.actor_label).bind(&change.device_id)
-    .bind(&change.mutation_id).bind(&change.origin).bind(fields).bind(change.created_at)
-    .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+/// Appends changes (inside the writer's transaction), many rows per statement.
+pub async fn record_many(conn: &mut Conn<'_>, ws: WorkspaceId, changes: &[Change]) -> Result<(), sqlx::Error> {
+    const COLS: usize = 13;
+    for chunk in changes.chunks(1_000) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({})", crate::contacts::store::placeholders(r * COLS + 1, COLS)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
+             actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"
+        );
+        conn_run!(conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ch in chunk {
+                q = q.bind(ws.0).bind(ch.version).bind(ch.entity_type.clone()).bind(ch.entity_id)
+                    .bind(ch.op.clone()).bind(ch.actor_kind.clone()).bind(ch.actor_id).bind(ch.actor_label.clone())
+                    .bind(ch.device_id.clone()).bind(ch.mutation_id.clone()).bind(ch.origin.clone())
+                    .bind(sqlx::types::Json(ch.fields.clone())).bind(ch.created_at);
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
     Ok(())
 }
 

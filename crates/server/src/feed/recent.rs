@@ -32,6 +32,17 @@ struct Window {
     entries: BTreeMap<i64, Arc<Contact>>,
 }
 
+impl Window {
+    /// Drops the oldest entries beyond the capacity.
+    fn trim(&mut self) {
+        while self.entries.len() > CAPACITY {
+            if let Some((v, _)) = self.entries.pop_first() {
+                self.from = v;
+            }
+        }
+    }
+}
+
 /// The recent-changes windows of all workspaces on this instance.
 #[derive(Default)]
 pub struct Recent {
@@ -51,6 +62,21 @@ impl Recent {
     pub fn reset(&self, ws: WorkspaceId, version: i64, purged: i64) {
         let mut windows = self.windows.lock().expect("recent lock");
         windows.insert(ws, Window { from: version, through: version, purged, committed: 0, entries: BTreeMap::new() });
+    }
+
+    /// Adds this instance's own commit: the contacts of versions `start + 1 ..= version`. When the window
+    /// ends right at `start`, it now ends at `version` without waiting for the tailer; otherwise (changes of
+    /// another instance in between, not read yet) the commit is only noted, and the window stays unused
+    /// until the tailer has read that far.
+    pub fn append_committed(&self, ws: WorkspaceId, start: i64, version: i64, changed: Vec<Arc<Contact>>) {
+        let mut windows = self.windows.lock().expect("recent lock");
+        let window = windows.entry(ws).or_default();
+        window.committed = window.committed.max(version);
+        if window.through == start && changed.len() as i64 == version - start {
+            window.entries.extend((start + 1..=version).zip(changed));
+            window.through = version;
+            window.trim();
+        }
     }
 
     /// Notes a commit of this instance's writer up to `version`.
@@ -96,11 +122,7 @@ impl Recent {
         }
         window.entries.extend(changes);
         window.through = last;
-        while window.entries.len() > CAPACITY {
-            if let Some((v, _)) = window.entries.pop_first() {
-                window.from = v;
-            }
-        }
+        window.trim();
     }
 
     /// Contacts changed after `cursor`, when the window covers it and they fit in `limit`; `None` means

@@ -143,10 +143,12 @@ pub async fn delta(
     after: i64,
     limit: i64,
 ) -> Result<Option<(i64, i64, Vec<Contact>)>, sqlx::Error> {
+    // The page is limited inside the subquery, so the index on (workspace_id, version) stops at `limit`
+    // rows instead of joining and sorting everything after the cursor.
     let sql = format!(
         "SELECT w.version AS ws_version, w.purged_through_version AS ws_purged, {COLUMNS} \
-         FROM workspaces w LEFT JOIN contacts c ON c.workspace_id = w.id AND c.version > $2 \
-         WHERE w.id = $1 ORDER BY c.version LIMIT $3"
+         FROM workspaces w LEFT JOIN (SELECT * FROM contacts WHERE workspace_id = $1 AND version > $2 \
+         ORDER BY version LIMIT $3) c ON c.workspace_id = w.id WHERE w.id = $1 ORDER BY c.version"
     );
     let rows: Vec<DeltaRow> = conn_run!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(ws.0).bind(after).bind(limit).fetch_all(&mut **c).await)?;

@@ -125,6 +125,14 @@ impl Recent {
         window.trim();
     }
 
+    /// The contacts of these versions that the window holds (the writer put them there), so the tailer need
+    /// not read them back.
+    pub fn contacts_at(&self, ws: WorkspaceId, versions: &[i64]) -> HashMap<i64, Arc<Contact>> {
+        let windows = self.windows.lock().expect("recent lock");
+        let Some(window) = windows.get(&ws) else { return HashMap::new() };
+        versions.iter().filter_map(|v| window.entries.get(v).map(|c| (*v, c.clone()))).collect()
+    }
+
     /// Contacts changed after `cursor`, when the window covers it and they fit in `limit`; `None` means
     /// "ask the database". A cursor below the purge line is the database's to refuse.
     pub fn page(&self, ws: WorkspaceId, cursor: i64, limit: usize) -> Option<RecentPage> {

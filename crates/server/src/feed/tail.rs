@@ -138,7 +138,7 @@ async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>)
         feed.recent.set_purged(ws, purged);
         let cursor = cursors.entry(ws).or_insert(0);
         while *cursor < version {
-            let (events, last) = events_after(db, ws, *cursor, 500).await?;
+            let (events, last) = events_after(db, Some(&feed.recent), ws, *cursor, 500).await?;
             let Some(last) = last else { break };
             feed.recent.extend(ws, *cursor, last, events.iter().map(|e| (e.version, e.contact.clone())));
             if feed.events.receiver_count() > 0 {
@@ -155,8 +155,11 @@ async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>)
 /// Up to `limit` committed changes of `ws` after `after` as events (each with the contact's current
 /// state), and the version of the last change read (`None` when there was none). Used by the tailer and
 /// by consumers resuming from a version (SSE `Last-Event-ID`).
+///
+/// Contacts this instance's writer just committed are taken from `recent` instead of being read back.
 pub async fn events_after(
     db: &Db,
+    recent: Option<&super::recent::Recent>,
     ws: WorkspaceId,
     after: i64,
     limit: i64,
@@ -165,11 +168,14 @@ pub async fn events_after(
     let mut conn = pooled.conn();
     let changes = super::after(&mut conn, ws, after, limit).await?;
     let last = changes.last().map(|c| c.version);
-    let contacts = load_contacts(&mut conn, ws, &changes).await?;
+    let versions: Vec<i64> = changes.iter().map(|c| c.version).collect();
+    let known = recent.map(|r| r.contacts_at(ws, &versions)).unwrap_or_default();
+    let missing: Vec<Change> = changes.iter().filter(|c| !known.contains_key(&c.version)).cloned().collect();
+    let loaded = load_contacts(&mut conn, ws, &missing).await?;
     let events = changes
         .into_iter()
         .filter_map(|change| {
-            let contact = contacts.get(&change.entity_id)?.clone();
+            let contact = known.get(&change.version).or_else(|| loaded.get(&change.entity_id))?.clone();
             Some(event(ws, change, contact))
         })
         .collect();

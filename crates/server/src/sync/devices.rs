@@ -184,13 +184,22 @@ pub async fn heartbeat(
     tx_run!(&mut tx, conn => {
         sqlx::query("DELETE FROM device_connections WHERE instance_id = $1 OR expires_at <= $2")
             .bind(instance).bind(now).execute(&mut **conn).await?;
-        for ((ws, agent, device), n) in counts.iter().filter(|(_, n)| **n > 0) {
-            sqlx::query(
-                "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(ws.0).bind(agent.0).bind(device).bind(instance).bind(*n as i32).bind(expires)
-            .execute(&mut **conn).await?;
+        // Many rows per statement: thousands of sockets must not mean thousands of statements.
+        let rows: Vec<_> = counts.iter().filter(|(_, n)| **n > 0).collect();
+        for chunk in rows.chunks(500) {
+            let values = (0..chunk.len())
+                .map(|r| format!("({})", crate::contacts::store::placeholders(r * 6 + 1, 6)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, \
+                 expires_at) VALUES {values}"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((ws, agent, device), n) in chunk {
+                q = q.bind(ws.0).bind(agent.0).bind(device.clone()).bind(instance).bind(**n as i32).bind(expires);
+            }
+            q.execute(&mut **conn).await?;
         }
         Ok::<(), sqlx::Error>(())
     })?;

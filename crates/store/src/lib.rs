@@ -59,6 +59,22 @@ macro_rules! conn_run {
     };
 }
 
+/// Placeholders for `n` generated parameters numbered from `first`: `$first, …` on PostgreSQL, `?, …` on
+/// SQLite. sqlx binds SQLite's `$N` by looking each name up (quadratic in the parameter count), which
+/// dominates a multi-row statement with thousands of parameters; anonymous `?` bind by position. A
+/// statement must use one style throughout, so use this only where every parameter is generated.
+pub fn placeholders(backend: Backend, first: usize, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => vec!["?"; n].join(", "),
+        Backend::Postgres => (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// `(…), (…)` for `rows` rows of `cols` generated parameters (see [`placeholders`]).
+pub fn value_rows(backend: Backend, rows: usize, cols: usize) -> String {
+    (0..rows).map(|r| format!("({})", placeholders(backend, r * cols + 1, cols))).collect::<Vec<_>>().join(", ")
+}
+
 /// A storage failure, split the way callers need to react to it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

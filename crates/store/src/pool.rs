@@ -62,6 +62,16 @@ pub enum PooledConn {
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
+impl Conn<'_> {
+    /// The backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
 impl PooledConn {
     /// Borrows the connection for query helpers.
     pub fn conn(&mut self) -> Conn<'_> {

@@ -170,7 +170,7 @@ pub async fn load_any(conn: &mut Conn<'_>, ids: &[Uuid]) -> Result<Vec<(Workspac
     for chunk in ids.chunks(1_000) {
         let sql = format!(
             "SELECT c.workspace_id AS owner, {COLUMNS} FROM contacts c WHERE c.id IN ({})",
-            placeholders(1, chunk.len())
+            switchboard_store::placeholders(conn.backend(), 1, chunk.len())
         );
         let rows: Vec<OwnedRow> = conn_run!(conn, c => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -191,11 +191,6 @@ struct OwnedRow {
     contact: ContactRow,
 }
 
-/// `($n, $n+1, …), (…)` for `rows` rows of `cols` parameters.
-fn value_rows(rows: usize, cols: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders(r * cols + 1, cols))).collect::<Vec<_>>().join(", ")
-}
-
 /// Writes contacts of `ws` (new ones and changed ones) in multi-row statements. An existing row is only
 /// ever updated when it belongs to `ws`; the writer has checked ids against other workspaces already.
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
@@ -210,7 +205,7 @@ pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Cont
              labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
              version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at \
              WHERE contacts.workspace_id = excluded.workspace_id",
-            value_rows(chunk.len(), COLS)
+            switchboard_store::value_rows(conn.backend(), chunk.len(), COLS)
         );
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -237,7 +232,7 @@ pub async fn replace_phones(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&C
     for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind) VALUES {}",
-            value_rows(chunk.len(), 8)
+            switchboard_store::value_rows(conn.backend(), chunk.len(), 8)
         );
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -259,7 +254,7 @@ pub async fn replace_emails(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&C
     for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
-            value_rows(chunk.len(), 5)
+            switchboard_store::value_rows(conn.backend(), chunk.len(), 5)
         );
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -274,7 +269,8 @@ pub async fn replace_emails(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&C
 
 async fn delete_children(conn: &mut Conn<'_>, table: &'static str, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
     for chunk in contacts.chunks(1_000) {
-        let sql = format!("DELETE FROM {table} WHERE contact_id IN ({})", placeholders(1, chunk.len()));
+        let list = switchboard_store::placeholders(conn.backend(), 1, chunk.len());
+        let sql = format!("DELETE FROM {table} WHERE contact_id IN ({list})");
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for contact in chunk {

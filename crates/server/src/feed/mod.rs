@@ -122,10 +122,7 @@ const CHANGE_COLUMNS: &str = "version, entity_type, entity_id, op, actor_kind, a
 pub async fn record_many(conn: &mut Conn<'_>, ws: WorkspaceId, changes: &[Change]) -> Result<(), sqlx::Error> {
     const COLS: usize = 13;
     for chunk in changes.chunks(1_000) {
-        let rows = (0..chunk.len())
-            .map(|r| format!("({})", crate::contacts::store::placeholders(r * COLS + 1, COLS)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let rows = switchboard_store::value_rows(conn.backend(), chunk.len(), COLS);
         let sql = format!(
             "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
              actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"

@@ -1,18 +1,24 @@
-//! The most recent changes of each workspace, as the feed tailer read them, so that the hot read — a device
-//! asking "what changed since v?" a moment after it last asked — is answered from memory.
+//! The most recent changes of each workspace on this instance, and the one place where committed changes
+//! are handed to local consumers (Socket.IO, SSE) — exactly once each, in version order.
 //!
-//! The window holds, for one workspace, every change with a version in `(from, through]`, each with the
-//! contact's state as the tailer loaded it (that state may already be newer than the change, never older).
-//! The tailer reads the feed in version order without gaps, so for a cursor inside the window the answer
-//! is complete up to `through`; a device then continues from `through`. A cursor outside the window, or an
-//! answer larger than one page, goes to the database as before. The window lags the database by the
-//! tailer's wake-up (a commit or a notification away), which only means a device sees a very recent change
-//! on its next call — it never skips one, because its cursor never moves past `through`.
+//! A workspace's window holds every change with a version in `(from, through]` as an event (with the
+//! contact's state; that state may be newer than the change, never older). Two sources fill it, under one
+//! lock so nothing is published twice or skipped:
+//!
+//! - this instance's writer, right after its commit, when the commit follows on from `through`;
+//! - the feed tailer, for everything else (other instances' commits, or this instance's when they did not
+//!   follow on), read from the database in version order without gaps.
+//!
+//! Delta pages are answered from the window when the cursor lies inside it and the answer fits one page:
+//! complete up to `through`, where the device then continues. The window is not used while this instance
+//! has committed versions it does not hold yet, so a device always reads its own writes here.
 
+use super::tail::FeedEvent;
 use crate::contacts::Contact;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use switchboard_domain::WorkspaceId;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 /// How many changes a workspace's window keeps.
@@ -20,21 +26,30 @@ const CAPACITY: usize = 20_000;
 
 #[derive(Default)]
 struct Window {
-    /// Changes after this version are all present.
+    /// Changes after this version are all present ...
     from: i64,
-    /// ... up to and including this version.
+    /// ... up to and including this one.
     through: i64,
     /// The workspace's purge line when the tailer last read it.
     purged: i64,
-    /// The last version this instance's writer committed: until the tailer has read that far, the window
-    /// is not used, so a device always sees its own writes through this instance.
+    /// The last version this instance's writer committed.
     committed: i64,
-    entries: BTreeMap<i64, Arc<Contact>>,
+    entries: BTreeMap<i64, Arc<FeedEvent>>,
 }
 
 impl Window {
-    /// Drops the oldest entries beyond the capacity.
-    fn trim(&mut self) {
+    /// Appends and publishes the events after `through` (older ones are here already), and moves
+    /// `through` to `last`. The caller guarantees that every version in `(through, last]` is among the
+    /// events or has none.
+    fn append(&mut self, events: Vec<FeedEvent>, last: i64, publish: &broadcast::Sender<Arc<FeedEvent>>) {
+        for event in events.into_iter().filter(|e| e.version > self.through) {
+            let event = Arc::new(event);
+            if publish.receiver_count() > 0 {
+                let _ = publish.send(event.clone());
+            }
+            self.entries.insert(event.version, event);
+        }
+        self.through = self.through.max(last);
         while self.entries.len() > CAPACITY {
             if let Some((v, _)) = self.entries.pop_first() {
                 self.from = v;
@@ -43,7 +58,7 @@ impl Window {
     }
 }
 
-/// The recent-changes windows of all workspaces on this instance.
+/// The windows of all workspaces on this instance.
 #[derive(Default)]
 pub struct Recent {
     windows: Mutex<HashMap<WorkspaceId, Window>>,
@@ -58,37 +73,67 @@ pub struct RecentPage {
 }
 
 impl Recent {
-    /// Starts (or restarts) a workspace's window at `version`: nothing before it is known.
-    pub fn reset(&self, ws: WorkspaceId, version: i64, purged: i64) {
+    /// Starts a workspace's window at `version`: nothing before it is known.
+    pub fn reset(&self, ws: WorkspaceId, version: i64) {
         let mut windows = self.windows.lock().expect("recent lock");
-        windows.insert(ws, Window { from: version, through: version, purged, committed: 0, entries: BTreeMap::new() });
+        windows.insert(ws, Window { from: version, through: version, ..Window::default() });
     }
 
-    /// Adds this instance's own commit: the contacts of versions `start + 1 ..= version`. When the window
-    /// ends right at `start`, it now ends at `version` without waiting for the tailer; otherwise (changes of
-    /// another instance in between, not read yet) the commit is only noted, and the window stays unused
-    /// until the tailer has read that far.
-    pub fn append_committed(&self, ws: WorkspaceId, start: i64, version: i64, changed: Vec<Arc<Contact>>) {
+    /// The version up to which a workspace's changes have been published here.
+    pub fn through(&self, ws: WorkspaceId) -> Option<i64> {
+        self.windows.lock().expect("recent lock").get(&ws).map(|w| w.through)
+    }
+
+    /// This instance's writer committed versions `start + 1 ..= version` (`events`, in order). They are
+    /// published at once when they follow on; otherwise the tailer will read and publish them.
+    pub fn committed(
+        &self,
+        ws: WorkspaceId,
+        start: i64,
+        version: i64,
+        events: Vec<FeedEvent>,
+        publish: &broadcast::Sender<Arc<FeedEvent>>,
+    ) {
         let mut windows = self.windows.lock().expect("recent lock");
         let window = windows.entry(ws).or_default();
         window.committed = window.committed.max(version);
-        if window.through == start && changed.len() as i64 == version - start {
-            window.entries.extend((start + 1..=version).zip(changed));
-            window.through = version;
-            window.trim();
+        if window.through == start && events.len() as i64 == version - start {
+            window.append(events, version, publish);
         }
     }
 
-    /// Notes a commit of this instance's writer up to `version`.
-    pub fn note_committed(&self, ws: WorkspaceId, version: i64) {
+    /// The tailer read changes after `after` up to `last` (`events`, in order, possibly fewer than the
+    /// versions when contacts were purged). Publishes those not published yet. When they do not follow on
+    /// (the window was emptied meanwhile), the window restarts at `last` after publishing them.
+    pub fn tailed(
+        &self,
+        ws: WorkspaceId,
+        after: i64,
+        last: i64,
+        events: Vec<FeedEvent>,
+        publish: &broadcast::Sender<Arc<FeedEvent>>,
+    ) {
         let mut windows = self.windows.lock().expect("recent lock");
-        let window = windows.entry(ws).or_default();
-        window.committed = window.committed.max(version);
+        let window = windows.entry(ws).or_insert_with(|| Window { from: after, through: after, ..Window::default() });
+        if last <= window.through {
+            return;
+        }
+        // The tailer reads without gaps from `after`, so versions (after, last] are complete even when
+        // some have no event (a purged contact): treat the window as having reached `after`.
+        if window.through < after {
+            *window = Window {
+                from: after,
+                through: after,
+                purged: window.purged,
+                committed: window.committed,
+                ..Default::default()
+            };
+        }
+        window.append(events, last, publish);
     }
 
     /// Records the workspace's purge line. When it moved, the window is emptied (it may hold tombstones
-    /// that are gone from the database) and starts again at `through`; cursors below the line go to the
-    /// database, which refuses them.
+    /// that are gone from the database) and starts again at `through`.
     pub fn set_purged(&self, ws: WorkspaceId, purged: i64) {
         if let Some(window) = self.windows.lock().expect("recent lock").get_mut(&ws)
             && window.purged != purged
@@ -99,42 +144,8 @@ impl Recent {
         }
     }
 
-    /// Appends changes read in version order right after `through`, and moves `through` to `last`.
-    /// Changes that do not follow on (the window was reset meanwhile) restart the window at `last`.
-    pub fn extend(
-        &self,
-        ws: WorkspaceId,
-        after: i64,
-        last: i64,
-        changes: impl IntoIterator<Item = (i64, Arc<Contact>)>,
-    ) {
-        let mut windows = self.windows.lock().expect("recent lock");
-        let window = windows.entry(ws).or_default();
-        if window.through != after {
-            *window = Window {
-                from: last,
-                through: last,
-                purged: window.purged,
-                committed: window.committed,
-                entries: BTreeMap::new(),
-            };
-            return;
-        }
-        window.entries.extend(changes);
-        window.through = last;
-        window.trim();
-    }
-
-    /// The contacts of these versions that the window holds (the writer put them there), so the tailer need
-    /// not read them back.
-    pub fn contacts_at(&self, ws: WorkspaceId, versions: &[i64]) -> HashMap<i64, Arc<Contact>> {
-        let windows = self.windows.lock().expect("recent lock");
-        let Some(window) = windows.get(&ws) else { return HashMap::new() };
-        versions.iter().filter_map(|v| window.entries.get(v).map(|c| (*v, c.clone()))).collect()
-    }
-
     /// Contacts changed after `cursor`, when the window covers it and they fit in `limit`; `None` means
-    /// "ask the database". A cursor below the purge line is the database's to refuse.
+    /// "ask the database".
     pub fn page(&self, ws: WorkspaceId, cursor: i64, limit: usize) -> Option<RecentPage> {
         let windows = self.windows.lock().expect("recent lock");
         let window = windows.get(&ws)?;
@@ -146,10 +157,10 @@ impl Recent {
             return None;
         }
         let mut latest: HashMap<Uuid, Arc<Contact>> = HashMap::new();
-        for contact in window.entries.range(cursor + 1..).map(|(_, c)| c) {
-            let slot = latest.entry(contact.id).or_insert_with(|| contact.clone());
-            if slot.version < contact.version {
-                *slot = contact.clone();
+        for event in window.entries.range(cursor + 1..).map(|(_, e)| e) {
+            let slot = latest.entry(event.contact.id).or_insert_with(|| event.contact.clone());
+            if slot.version < event.contact.version {
+                *slot = event.contact.clone();
             }
             if latest.len() > limit {
                 return None;
@@ -164,51 +175,73 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::ChangeOp;
     use chrono::Utc;
 
-    fn contact(id: u128, version: i64) -> Arc<Contact> {
-        Arc::new(Contact {
-            id: Uuid::from_u128(id),
-            display_name: String::new(),
-            fields: Default::default(),
-            source: "api".into(),
-            created_by: "t".into(),
+    fn event(id: u128, version: i64) -> FeedEvent {
+        FeedEvent {
+            workspace: WorkspaceId(Uuid::nil()),
             version,
-            deleted: false,
-            deleted_at: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        })
+            op: ChangeOp::Update,
+            contact: Arc::new(Contact {
+                id: Uuid::from_u128(id),
+                display_name: String::new(),
+                fields: Default::default(),
+                source: "api".into(),
+                created_by: "t".into(),
+                version,
+                deleted: false,
+                deleted_at: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+            }),
+            author: "t".into(),
+            device: None,
+            origin: "api".into(),
+        }
     }
 
     #[test]
     fn answers_only_inside_the_window_and_dedupes_by_contact() {
+        let (tx, mut rx) = broadcast::channel(16);
         let recent = Recent::default();
         let ws = WorkspaceId::new();
         assert!(recent.page(ws, 0, 10).is_none(), "unknown workspace");
-        recent.reset(ws, 10, 0);
-        recent.extend(ws, 10, 13, [(11, contact(1, 11)), (12, contact(2, 12)), (13, contact(1, 13))]);
+        recent.reset(ws, 10);
+        recent.committed(ws, 10, 13, vec![event(1, 11), event(2, 12), event(1, 13)], &tx);
         let page = recent.page(ws, 10, 10).unwrap();
         assert_eq!(page.through, 13);
         let got: Vec<(u128, i64)> = page.contacts.iter().map(|c| (c.id.as_u128(), c.version)).collect();
         assert_eq!(got, [(2, 12), (1, 13)], "each contact once, latest state, version order");
         assert_eq!(recent.page(ws, 13, 10).unwrap().contacts.len(), 0, "caught up");
         assert!(recent.page(ws, 9, 10).is_none(), "before the window: the database answers");
-        assert!(recent.page(ws, 14, 10).is_none(), "ahead of the tailer: the database answers");
+        assert!(recent.page(ws, 14, 10).is_none(), "ahead of the window: the database answers");
         assert!(recent.page(ws, 10, 1).is_none(), "more than a page: the database answers");
-        recent.note_committed(ws, 14);
-        assert!(recent.page(ws, 13, 10).is_none(), "a local commit the tailer has not read yet");
-        recent.extend(ws, 13, 14, [(14, contact(3, 14))]);
-        assert_eq!(recent.page(ws, 13, 10).unwrap().contacts.len(), 1);
+        assert_eq!([11, 12, 13].map(|_| rx.try_recv().unwrap().version), [11, 12, 13], "published once, in order");
+
+        // The tailer reading the same versions publishes nothing again.
+        recent.tailed(ws, 10, 13, vec![event(1, 11), event(2, 12), event(1, 13)], &tx);
+        assert!(rx.try_recv().is_err());
+
+        // A commit that does not follow on (another instance's 14 not read yet) waits for the tailer.
+        recent.committed(ws, 14, 15, vec![event(3, 15)], &tx);
+        assert!(rx.try_recv().is_err());
+        assert!(recent.page(ws, 13, 10).is_none(), "own commit not held yet: the database answers");
+        recent.tailed(ws, 13, 15, vec![event(4, 14), event(3, 15)], &tx);
+        assert_eq!([14, 15].map(|_| rx.try_recv().unwrap().version), [14, 15]);
+        assert_eq!(recent.page(ws, 13, 10).unwrap().contacts.len(), 2);
     }
 
     #[test]
-    fn a_gap_restarts_the_window() {
+    fn versions_without_events_are_stepped_over() {
+        let (tx, mut rx) = broadcast::channel(16);
         let recent = Recent::default();
         let ws = WorkspaceId::new();
-        recent.reset(ws, 5, 0);
-        recent.extend(ws, 7, 9, [(8, contact(1, 8)), (9, contact(1, 9))]);
-        assert!(recent.page(ws, 5, 10).is_none(), "changes 6 and 7 were never seen");
-        assert_eq!(recent.page(ws, 9, 10).unwrap().contacts.len(), 0);
+        recent.reset(ws, 5);
+        // Versions 6 and 7 belonged to purged contacts: the tailer read them but has no events.
+        recent.tailed(ws, 5, 9, vec![event(1, 8), event(1, 9)], &tx);
+        assert_eq!([8, 9].map(|_| rx.try_recv().unwrap().version), [8, 9]);
+        assert_eq!(recent.through(ws), Some(9));
+        assert_eq!(recent.page(ws, 5, 10).unwrap().contacts.len(), 1);
     }
 }

@@ -57,6 +57,12 @@ impl Feed {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<FeedEvent>> {
         self.events.subscribe()
     }
+
+    /// This instance's writer committed versions `start + 1 ..= version`: publish them now when they follow
+    /// on from what was published; the tailer takes care of them otherwise.
+    pub fn publish_committed(&self, ws: WorkspaceId, start: i64, version: i64, events: Vec<FeedEvent>) {
+        self.recent.committed(ws, start, version, events, &self.events);
+    }
 }
 
 /// Follows the feed until `stop`.
@@ -69,7 +75,7 @@ pub async fn run(db: Db, feed: Arc<Feed>, poll: Duration, stop: CancellationToke
         }
     };
     for (ws, version) in &cursors {
-        feed.recent.reset(*ws, *version, 0);
+        feed.recent.reset(*ws, *version);
     }
     let mut listener = listen(&db).await;
     let mut tick = tokio::time::interval(poll);
@@ -137,15 +143,12 @@ async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>)
     for (ws, (version, purged)) in versions(db).await? {
         feed.recent.set_purged(ws, purged);
         let cursor = cursors.entry(ws).or_insert(0);
+        // What this instance's writer published already need not be read back.
+        *cursor = (*cursor).max(feed.recent.through(ws).unwrap_or(0));
         while *cursor < version {
-            let (events, last) = events_after(db, Some(&feed.recent), ws, *cursor, 500).await?;
+            let (events, last) = events_after(db, ws, *cursor, 500).await?;
             let Some(last) = last else { break };
-            feed.recent.extend(ws, *cursor, last, events.iter().map(|e| (e.version, e.contact.clone())));
-            if feed.events.receiver_count() > 0 {
-                for event in events {
-                    let _ = feed.events.send(Arc::new(event));
-                }
-            }
+            feed.recent.tailed(ws, *cursor, last, events, &feed.events);
             *cursor = last;
         }
     }
@@ -155,11 +158,8 @@ async fn catch_up(db: &Db, feed: &Feed, cursors: &mut HashMap<WorkspaceId, i64>)
 /// Up to `limit` committed changes of `ws` after `after` as events (each with the contact's current
 /// state), and the version of the last change read (`None` when there was none). Used by the tailer and
 /// by consumers resuming from a version (SSE `Last-Event-ID`).
-///
-/// Contacts this instance's writer just committed are taken from `recent` instead of being read back.
 pub async fn events_after(
     db: &Db,
-    recent: Option<&super::recent::Recent>,
     ws: WorkspaceId,
     after: i64,
     limit: i64,
@@ -168,14 +168,11 @@ pub async fn events_after(
     let mut conn = pooled.conn();
     let changes = super::after(&mut conn, ws, after, limit).await?;
     let last = changes.last().map(|c| c.version);
-    let versions: Vec<i64> = changes.iter().map(|c| c.version).collect();
-    let known = recent.map(|r| r.contacts_at(ws, &versions)).unwrap_or_default();
-    let missing: Vec<Change> = changes.iter().filter(|c| !known.contains_key(&c.version)).cloned().collect();
-    let loaded = load_contacts(&mut conn, ws, &missing).await?;
+    let contacts = load_contacts(&mut conn, ws, &changes).await?;
     let events = changes
         .into_iter()
         .filter_map(|change| {
-            let contact = known.get(&change.version).or_else(|| loaded.get(&change.entity_id))?.clone();
+            let contact = contacts.get(&change.entity_id)?.clone();
             Some(event(ws, change, contact))
         })
         .collect();
@@ -199,7 +196,8 @@ async fn load_contacts(
     Ok(contacts.into_iter().map(|c| (c.id, Arc::new(c))).collect())
 }
 
-fn event(ws: WorkspaceId, change: Change, contact: Arc<Contact>) -> FeedEvent {
+/// The event of a change.
+pub fn event(ws: WorkspaceId, change: Change, contact: Arc<Contact>) -> FeedEvent {
     let op = match change.op.as_str() {
         "create" => ChangeOp::Create,
         "delete" => ChangeOp::Delete,

@@ -258,9 +258,9 @@ async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: Wri
         metrics::histogram!("feed_group_commit_requests").record(jobs.len() as f64);
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
         match batch::apply(&db, ws, &requests, &settings).await {
-            Ok(batch::Committed { results, start, version, changed }) => {
-                // Devices read their own writes from the window at once; the tailer fills in the rest.
-                feed.recent.append_committed(ws, start, version, changed);
+            Ok(batch::Committed { results, start, version, events }) => {
+                // Published here, at once; the tailer only reads what this writer could not publish.
+                feed.publish_committed(ws, start, version, events);
                 feed.committed.notify_one();
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(Ok(result));

@@ -98,7 +98,7 @@ impl Resume {
                 return Some(to_sse(&e));
             }
             if self.catching_up {
-                match events_after(&self.state.db, Some(&self.state.feed.recent), self.ws, self.cursor, 500).await {
+                match events_after(&self.state.db, self.ws, self.cursor, 500).await {
                     Ok((_, None)) => self.catching_up = false,
                     Ok((events, Some(last))) if events.is_empty() => self.cursor = last,
                     Ok((events, _)) => self.backlog.extend(events),

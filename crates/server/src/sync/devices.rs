@@ -180,6 +180,7 @@ pub async fn heartbeat(
 ) -> Result<(), sqlx::Error> {
     let now = Utc::now();
     let expires = now + ChronoDuration::from_std(interval * 3).unwrap_or(ChronoDuration::seconds(45));
+    let backend = db.backend();
     let mut tx = db.begin().await?;
     tx_run!(&mut tx, conn => {
         sqlx::query("DELETE FROM device_connections WHERE instance_id = $1 OR expires_at <= $2")
@@ -187,10 +188,7 @@ pub async fn heartbeat(
         // Many rows per statement: thousands of sockets must not mean thousands of statements.
         let rows: Vec<_> = counts.iter().filter(|(_, n)| **n > 0).collect();
         for chunk in rows.chunks(500) {
-            let values = (0..chunk.len())
-                .map(|r| format!("({})", crate::contacts::store::placeholders(r * 6 + 1, 6)))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let values = switchboard_store::value_rows(backend, chunk.len(), 6);
             let sql = format!(
                 "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, \
                  expires_at) VALUES {values}"

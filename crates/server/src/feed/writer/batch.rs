@@ -30,8 +30,8 @@ pub struct Committed {
     pub start: i64,
     /// The workspace version after it.
     pub version: i64,
-    /// Each change's contact, in version order (versions `start + 1 ..= version`).
-    pub changed: Vec<Arc<Contact>>,
+    /// Each change as an event, in version order (versions `start + 1 ..= version`).
+    pub events: Vec<crate::feed::tail::FeedEvent>,
 }
 
 /// A contact as the batch sees it.
@@ -112,7 +112,13 @@ pub async fn apply(
         }
     }
     tx.commit().await?;
-    Ok(Committed { results, start, version: batch.version, changed: batch.changed })
+    let events = batch
+        .changes
+        .into_iter()
+        .zip(batch.changed)
+        .map(|(change, contact)| crate::feed::tail::event(ws, change, contact))
+        .collect();
+    Ok(Committed { results, start, version: batch.version, events })
 }
 
 fn op_id(op: &ContactOp) -> Uuid {

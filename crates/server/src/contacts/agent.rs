@@ -272,7 +272,7 @@ async fn create_flat(
     let policy = phone_policy(&state, principal.workspace_id).await?;
     let (id, fields) = body.parse_create(&policy).map_err(AppError::Validation)?;
     let source = Author::of(&principal).origin;
-    let op = ContactOp::Create { id: id.unwrap_or_else(Uuid::now_v7), fields, source };
+    let op = ContactOp::Create { id: id.unwrap_or_else(Uuid::now_v7), fields, source, client_id: id.is_some() };
     let (_, contact, replayed) = write_one(&state, &principal, op, key).await.map_err(flat_error)?;
     Ok(flat_response(StatusCode::CREATED, &contact, replayed))
 }
@@ -464,7 +464,7 @@ fn bulk_op(input: &FlatInput, policy: &PhonePolicy, source: &str) -> Result<Cont
         (None, Some(true)) => Err(vec![FieldError::new("id", "is required to delete")]),
         (None, _) => {
             let (_, fields) = input.parse_create(policy)?;
-            Ok(ContactOp::Create { id: Uuid::now_v7(), fields, source: source.to_owned() })
+            Ok(ContactOp::Create { id: Uuid::now_v7(), fields, source: source.to_owned(), client_id: false })
         }
         (Some(id), _) => {
             let parsed = input.parse(policy)?;

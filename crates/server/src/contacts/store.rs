@@ -224,9 +224,14 @@ pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Cont
     Ok(())
 }
 
-/// Replaces the `contact_phones` rows of these contacts with their current lists.
-pub async fn replace_phones(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    delete_children(conn, "contact_phones", contacts).await?;
+/// Deletes the `contact_phones` rows of `old` and inserts the current lists of `contacts`.
+pub async fn replace_phones(
+    conn: &mut Conn<'_>,
+    ws: WorkspaceId,
+    old: &[&Contact],
+    contacts: &[&Contact],
+) -> Result<(), sqlx::Error> {
+    delete_children(conn, "contact_phones", old).await?;
     let rows: Vec<(Uuid, usize, &PhoneEntry)> =
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
     for chunk in rows.chunks(1_000) {
@@ -246,9 +251,14 @@ pub async fn replace_phones(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&C
     Ok(())
 }
 
-/// Replaces the `contact_emails` rows of these contacts with their current lists.
-pub async fn replace_emails(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    delete_children(conn, "contact_emails", contacts).await?;
+/// Deletes the `contact_emails` rows of `old` and inserts the current lists of `contacts`.
+pub async fn replace_emails(
+    conn: &mut Conn<'_>,
+    ws: WorkspaceId,
+    old: &[&Contact],
+    contacts: &[&Contact],
+) -> Result<(), sqlx::Error> {
+    delete_children(conn, "contact_emails", old).await?;
     let rows: Vec<(Uuid, usize, &EmailEntry)> =
         contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
     for chunk in rows.chunks(1_000) {

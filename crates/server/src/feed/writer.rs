@@ -73,8 +73,9 @@ impl PhoneSlots {
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)]
 pub enum ContactOp {
-    /// Create a contact with this id (server-made, or chosen by a device offline).
-    Create { id: Uuid, fields: ContactFields, source: String },
+    /// Create a contact with this id: server-made (a fresh UUIDv7, which cannot exist yet), or chosen by a
+    /// client (`client_id`, which must be checked against every workspace).
+    Create { id: Uuid, fields: ContactFields, source: String, client_id: bool },
     /// Change some fields; with `or_create`, a missing contact is created with those fields instead
     /// (the agent API's bulk upsert with a client-chosen id).
     Update { id: Uuid, patch: ContactPatch, check: Check, slots: Option<PhoneSlots>, or_create: Option<ContactFields> },

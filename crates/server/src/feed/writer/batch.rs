@@ -80,7 +80,7 @@ pub async fn apply(
     let start: i64 = conn_run!(&mut conn, c => sqlx::query_scalar(
         "UPDATE workspaces SET version = version WHERE id = $1 RETURNING version",
     ).bind(ws.0).fetch_one(&mut **c).await)?;
-    let mut ids: Vec<Uuid> = requests.iter().flat_map(|r| &r.items).map(|i| op_id(&i.op)).collect();
+    let mut ids: Vec<Uuid> = requests.iter().flat_map(|r| &r.items).filter_map(|i| existing_id(&i.op)).collect();
     ids.sort_unstable();
     ids.dedup();
     let slots = store::load_any(&mut conn, &ids)
@@ -101,14 +101,27 @@ pub async fn apply(
     if batch.version > start {
         batch.write(&mut conn).await?;
         let version = batch.version;
-        conn_run!(&mut conn, c => sqlx::query("UPDATE workspaces SET version = $2 WHERE id = $1")
-            .bind(ws.0).bind(version).execute(&mut **c).await.map(|r| r.rows_affected()))?;
-        if let Conn::Postgres(c) = &mut conn {
-            // Delivered to every instance at commit, never before (NOTIFY is transactional).
-            sqlx::query("SELECT pg_notify('switchboard_changes', $1)")
+        match &mut conn {
+            Conn::Sqlite(c) => {
+                sqlx::query("UPDATE workspaces SET version = $2 WHERE id = $1")
+                    .bind(ws.0)
+                    .bind(version)
+                    .execute(&mut **c)
+                    .await?;
+            }
+            Conn::Postgres(c) => {
+                // One round trip: the version, and the notification every instance receives at commit
+                // (NOTIFY is transactional: never before).
+                sqlx::query(
+                    "WITH bumped AS (UPDATE workspaces SET version = $2 WHERE id = $1) \
+                     SELECT pg_notify('switchboard_changes', $3)",
+                )
+                .bind(ws.0)
+                .bind(version)
                 .bind(format!("{}:{version}", ws.0))
                 .execute(&mut **c)
                 .await?;
+            }
         }
     }
     tx.commit().await?;
@@ -121,9 +134,11 @@ pub async fn apply(
     Ok(Committed { results, start, version: batch.version, events })
 }
 
-fn op_id(op: &ContactOp) -> Uuid {
+/// The id an operation needs to look up: not for a create with a fresh server-made id.
+fn existing_id(op: &ContactOp) -> Option<Uuid> {
     match op {
-        ContactOp::Create { id, .. } | ContactOp::Update { id, .. } | ContactOp::Delete { id, .. } => *id,
+        ContactOp::Create { client_id: false, .. } => None,
+        ContactOp::Create { id, .. } | ContactOp::Update { id, .. } | ContactOp::Delete { id, .. } => Some(*id),
     }
 }
 
@@ -212,7 +227,7 @@ impl Batch {
         item: &WriteItem,
     ) -> Result<Result<Outcome, ItemError>, sqlx::Error> {
         let outcome = match &item.op {
-            ContactOp::Create { id, fields, source } => self.create(author, item, *id, fields, source),
+            ContactOp::Create { id, fields, source, .. } => self.create(author, item, *id, fields, source),
             ContactOp::Update { id, patch, check, slots, or_create } => {
                 let current = match (self.current(*id), or_create) {
                     (Some(current), _) => current.clone(),
@@ -433,8 +448,12 @@ impl Batch {
             .filter(|(_, w)| matches!(w, Write::Insert | Write::Update { emails: true, .. }))
             .map(|(c, _)| *c)
             .collect();
-        store::replace_phones(conn, self.ws, &phones).await?;
-        store::replace_emails(conn, self.ws, &emails).await?;
+        // New rows have no children to delete first.
+        let is_update = |c: &&Contact| matches!(self.slots[&c.id].write, Write::Update { .. });
+        let old_phones: Vec<&Contact> = phones.iter().copied().filter(is_update).collect();
+        let old_emails: Vec<&Contact> = emails.iter().copied().filter(is_update).collect();
+        store::replace_phones(conn, self.ws, &old_phones, &phones).await?;
+        store::replace_emails(conn, self.ws, &old_emails, &emails).await?;
         crate::feed::record_many(conn, self.ws, &self.changes).await
     }
 

@@ -94,6 +94,39 @@ impl From<&Contact> for FlatContact {
     }
 }
 
+/// [`FlatContact`] borrowed from a contact, for answers serialised on the hot path (same JSON).
+#[derive(Serialize)]
+pub struct FlatView<'a> {
+    id: Uuid,
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    phone_primary: Option<&'a str>,
+    phone_secondary: Option<&'a str>,
+    created_by_agent: &'a str,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    version: i64,
+    is_deleted: bool,
+}
+
+impl<'a> FlatView<'a> {
+    /// The flat view of `c`.
+    pub fn of(c: &'a Contact) -> Self {
+        Self {
+            id: c.id,
+            first_name: c.fields.given_name.as_deref(),
+            last_name: c.fields.family_name.as_deref(),
+            phone_primary: c.fields.phones.first().map(|p| p.raw.as_str()),
+            phone_secondary: c.fields.phones.get(1).map(|p| p.raw.as_str()),
+            created_by_agent: &c.created_by,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            version: c.version,
+            is_deleted: c.deleted,
+        }
+    }
+}
+
 /// A flat contact in a request. Read-only fields a client echoes back (`version`, `created_at`, …) are
 /// accepted and ignored; `base_version` is the optimistic-concurrency check (409 when stale).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -471,5 +504,41 @@ fn bulk_op(input: &FlatInput, policy: &PhonePolicy, source: &str) -> Result<Cont
             let or_create = parsed.create.is_identifiable().then_some(parsed.create);
             Ok(ContactOp::Update { id, patch: parsed.patch, check, slots: parsed.slots, or_create })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_domain::{ContactFields, PhoneEntry};
+
+    #[test]
+    fn the_borrowed_view_serialises_exactly_like_the_flat_contact() {
+        let phone = |raw: &str| PhoneEntry {
+            raw: raw.into(),
+            e164: None,
+            extension: None,
+            digits: raw.into(),
+            kind: "work".into(),
+        };
+        let contact = Contact {
+            id: Uuid::now_v7(),
+            display_name: "Ann".into(),
+            fields: ContactFields {
+                given_name: Some("Ann".into()),
+                phones: vec![phone("201"), phone("202"), phone("203")],
+                ..Default::default()
+            },
+            source: "api".into(),
+            created_by: "AG1".into(),
+            version: 7,
+            deleted: false,
+            deleted_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let owned = serde_json::to_value(FlatContact::from(&contact)).unwrap();
+        assert_eq!(serde_json::to_value(FlatView::of(&contact)).unwrap(), owned);
+        assert_eq!(owned["phone_secondary"], "202");
     }
 }

@@ -46,7 +46,7 @@ impl DeltaQuery {
 #[derive(Debug, Clone)]
 pub struct DeltaPage {
     /// Contacts changed after the cursor (their latest state, tombstones included), in version order.
-    pub contacts: Vec<Contact>,
+    pub contacts: Vec<std::sync::Arc<Contact>>,
     /// The workspace version when the page was read.
     pub current_version: i64,
     /// Whether more changes follow: ask again with `next_version`.
@@ -62,9 +62,9 @@ pub struct DeltaPage {
 pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i64) -> Result<DeltaPage, AppError> {
     let ws = principal.workspace_id;
     if let Some(page) = state.feed.recent.page(ws, after, limit as usize) {
-        let contacts: Vec<Contact> = page.contacts.iter().map(|c| (**c).clone()).collect();
-        record_sync(state, principal, page.through, contacts.len());
-        return Ok(DeltaPage { contacts, current_version: page.through, has_more: false, next_version: page.through });
+        record_sync(state, principal, page.through, page.contacts.len());
+        let (contacts, through) = (page.contacts, page.through);
+        return Ok(DeltaPage { contacts, current_version: through, has_more: false, next_version: through });
     }
     let mut pooled = state.db.acquire().await?;
     let (current, purged, mut contacts) =
@@ -85,6 +85,7 @@ pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i
     let last = contacts.last().map_or(after, |c| c.version);
     let next_version = if has_more { last } else { last.max(current) };
     record_sync(state, principal, next_version, contacts.len());
+    let contacts = contacts.into_iter().map(std::sync::Arc::new).collect();
     Ok(DeltaPage { contacts, current_version: current.max(last), has_more, next_version })
 }
 

@@ -193,8 +193,13 @@ pub async fn fan_out(io: SocketIo, feed: Arc<Feed>, stop: CancellationToken) {
         match event {
             Ok(event) => emit(&io, &event).await,
             Err(RecvError::Lagged(missed)) => {
-                // Clients recover by delta sync (they do on every reconnect); say so loudly.
-                tracing::warn!(missed, "realtime fan-out fell behind; some clients missed events");
+                // Events were dropped (e.g. a large import faster than the sockets drain). Rather than leave
+                // clients silently behind, disconnect them: they reconnect and catch up by delta sync,
+                // which is what the seed-001 clients do on every reconnect.
+                tracing::warn!(missed, "realtime fan-out fell behind; disconnecting sockets so they resync");
+                if let Err(e) = io.disconnect().await {
+                    tracing::warn!(error = %e, "could not disconnect lagging sockets");
+                }
             }
             Err(RecvError::Closed) => break,
         }

@@ -214,16 +214,6 @@ impl FlatInput {
     }
 }
 
-/// Query of `GET /api/contacts`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct FlatListQuery {
-    /// Page size, 1–200 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// A page of the agent list: the envelope plus the cursor of the next page.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FlatPage {
@@ -236,16 +226,16 @@ pub struct FlatPage {
 }
 
 /// List live contacts (flat shape). Devices keep a full copy with `/api/sync/delta` instead.
-#[utoipa::path(get, path = "/api/contacts", tag = "agent", params(FlatListQuery),
+#[utoipa::path(get, path = "/api/contacts", tag = "agent", params(ListQuery),
     responses((status = 200, body = FlatPage), (status = 400, body = ErrorBody)))]
 async fn list_flat(
     State(state): State<AppState>,
     principal: Principal,
     OriginalUri(uri): OriginalUri,
-    AppQuery(q): AppQuery<FlatListQuery>,
+    AppQuery(q): AppQuery<ListQuery>,
 ) -> AppResult<axum::Json<FlatPage>> {
     principal.require(Permission::ContactsRead)?;
-    let page = PageRequest::parse(&ListQuery { limit: q.limit, cursor: q.cursor })?;
+    let page = PageRequest::parse(&q)?;
     let (keyset, order) = page.clauses("c.id", 2);
     let mut params = Vec::new();
     if let Some(c) = page.cursor() {

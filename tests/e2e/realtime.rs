@@ -256,6 +256,25 @@ async fn two_postgres_instances_share_changes() {
     b.post("/api/v1/contacts", &a.api_key, &json!({"given_name": "Back"})).send().await.unwrap();
     let e = on_a.expect_event("contact_created", WAIT).await;
     assert_eq!(e["args"][0]["contact"]["first_name"], "Back");
+    // Delta sync through B sees both writes, whichever instance made them, and never moves a cursor past a
+    // change it has not delivered (B answers from its window once its tailer has read A's commit).
+    let mut cursor = 0;
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        let page: Value =
+            b.get(&format!("/api/sync/delta?version={cursor}"), &key).send().await.unwrap().json().await.unwrap();
+        for c in page["data"]["changes"].as_array().unwrap() {
+            names.push(c["first_name"].as_str().unwrap().to_owned());
+        }
+        cursor = page["data"]["next_version"].as_i64().unwrap();
+        if names.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(names, ["Across", "Back"]);
+    assert_eq!(cursor, a.workspace_version().await);
+
     // "Connected now" is visible from either instance.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats: Value = b.get("/api/v1/sync/stats", &a.api_key).send().await.unwrap().json().await.unwrap();

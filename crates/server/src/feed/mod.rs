@@ -3,8 +3,9 @@
 //! realtime pushes, SSE and the audit log all read this one feed.
 //!
 //! - [`writer`]: the only write path, group-committing concurrent writes of a workspace.
-//! - [`tail`]: each instance follows the feed and fans committed changes out to local consumers.
-//! - [`recent`]: the latest changes in memory, for delta pages that need no query.
+//! - [`tail`]: each instance follows the feed for changes its own writer did not publish.
+//! - [`recent`]: where committed changes are published to local consumers (once each, in order), and the
+//!   latest of them kept in memory for delta pages that need no query.
 //! - [`idempotency`]: replays of `Idempotency-Key` requests and offline mutation ids.
 //! - [`routes`]: the audit log (`/api/v1/changes`) and a contact's history.
 

@@ -1,5 +1,6 @@
 //! Each instance follows the change feed and hands new changes to its local consumers (Socket.IO rooms,
-//! SSE streams) over an in-process broadcast channel (ARCHITECTURE §4).
+//! SSE streams) over an in-process broadcast channel (ARCHITECTURE §4). Changes this instance's writer
+//! committed are published by the writer itself (`recent`); the tailer reads the rest.
 //!
 //! The tailer wakes on this instance's commits, on PostgreSQL `NOTIFY switchboard_changes` from every
 //! instance, and on a periodic poll as the safety net, then reads `changes` after its cursor per workspace.

@@ -2,9 +2,9 @@
 //!
 //! Each workspace has one writer task per instance. Callers send it a [`WriteRequest`] and wait for their
 //! own [`WriteResult`]. The task takes every request that is waiting, applies them all in one
-//! transaction — each request and each item under its own savepoint, so one bad item fails alone — takes
-//! the versions from the workspace row (locked by the first statement, so versions become visible in
-//! commit order), commits once, and answers everyone. Under load, requests queue while a commit is in
+//! transaction (`batch`: each item checked completely before it changes anything, so one bad item fails
+//! alone), takes the versions from the workspace row (locked by the first statement, so versions become
+//! visible in commit order), commits once, and answers everyone. Under load, requests queue while a commit is in
 //! flight and the next transaction carries all of them: throughput grows with concurrency instead of
 //! being capped at one commit latency per write. Nothing inside the transaction waits on the network.
 

@@ -1,6 +1,7 @@
 //! Realtime delivery of the change feed to clients: Socket.IO (`socket`, for the agent apps) and
-//! Server-Sent Events (`sse`, for browsers and scripts). Both consume this instance's feed tailer
-//! (`crate::feed::tail`), so a change made through any instance reaches every client on every instance.
+//! Server-Sent Events (`sse`, for browsers and scripts). Both consume the changes this instance publishes
+//! (its writer's own at once, everything else through the feed tailer; `crate::feed::recent`), so a change
+//! made through any instance reaches every client on every instance.
 //!
 //! `Connections` counts this instance's open device sockets; a heartbeat task writes them to
 //! `device_connections` so "connected now" is visible from every instance and expires with a crashed one.

@@ -45,6 +45,11 @@ enum Direction {
     Before,
 }
 
+/// The opaque cursor for reading `dir` (`a`fter or `b`efore) row `id`.
+fn cursor_token(dir: &str, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{dir}:{id}"))
+}
+
 /// A parsed page request.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
@@ -86,6 +91,12 @@ impl PageRequest {
     /// The cursor's id, bound as the parameter [`PageRequest::clauses`] names.
     pub fn cursor(&self) -> Option<Uuid> {
         self.cursor
+    }
+
+    /// The cursor of the page after `page` (built by [`PageRequest::finish`]), for answers that carry a
+    /// bare cursor instead of links; `None` on the last page.
+    pub fn next_cursor<T: Keyed>(page: &Page<T>) -> Option<String> {
+        page.next.as_ref().and(page.results.last()).map(|last| cursor_token("a", last.key()))
     }
 
     /// Fetches one page of a workspace's rows: `select` is a `SELECT … FROM …` without `WHERE`,
@@ -135,7 +146,7 @@ impl PageRequest {
             rows.reverse();
         }
         let link = |dir: &str, id: Uuid| {
-            let cursor = URL_SAFE_NO_PAD.encode(format!("{dir}:{id}"));
+            let cursor = cursor_token(dir, id);
             // `path` may carry the list's filters already (`/api/v1/contacts?q=ann`).
             let sep = if path.contains('?') { '&' } else { '?' };
             Some(format!("{path}{sep}limit={}&cursor={cursor}", self.limit))

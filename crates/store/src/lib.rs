@@ -66,8 +66,13 @@ macro_rules! conn_run {
 pub fn placeholders(backend: Backend, first: usize, n: usize) -> String {
     match backend {
         Backend::Sqlite => vec!["?"; n].join(", "),
-        Backend::Postgres => (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+        Backend::Postgres => numbered_placeholders(first, n),
     }
+}
+
+/// `$first, $first+1, …` for `n` parameters, for statements that mix them with fixed `$1`-style ones.
+pub fn numbered_placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// `(…), (…)` for `rows` rows of `cols` generated parameters (see [`placeholders`]).

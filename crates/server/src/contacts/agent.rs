@@ -253,7 +253,7 @@ async fn list_flat(
     )
     .await?;
     let page = page.finish(rows, |c| c.id, uri.path());
-    let next_cursor = page.next.as_deref().and_then(|n| n.split("cursor=").nth(1)).map(str::to_owned);
+    let next_cursor = PageRequest::next_cursor(&page);
     Ok(axum::Json(FlatPage { success: true, data: page.results.iter().map(FlatContact::from).collect(), next_cursor }))
 }
 
@@ -295,7 +295,7 @@ async fn create_flat(
     let policy = phone_policy(&state, principal.workspace_id).await?;
     let (id, fields) = body.parse_create(&policy).map_err(AppError::Validation)?;
     let source = Author::of(&principal).origin;
-    let op = ContactOp::Create { id: id.unwrap_or_else(Uuid::now_v7), fields, source, client_id: id.is_some() };
+    let op = ContactOp::create(id, fields, source);
     let (_, contact, replayed) = write_one(&state, &principal, op, key).await.map_err(flat_error)?;
     Ok(flat_response(StatusCode::CREATED, &contact, replayed))
 }
@@ -478,16 +478,13 @@ fn prefix_fields(index: usize, fields: Vec<FieldError>) -> Vec<FieldError> {
 }
 
 fn bulk_op(input: &FlatInput, policy: &PhonePolicy, source: &str) -> Result<ContactOp, Vec<FieldError>> {
-    let check = match input.base_version {
-        Some(v) => crate::feed::writer::Check::BaseVersion(v),
-        None => crate::feed::writer::Check::None,
-    };
+    let check = check(None, input.base_version);
     match (input.id, input.is_deleted) {
         (Some(id), Some(true)) => Ok(ContactOp::Delete { id, check }),
         (None, Some(true)) => Err(vec![FieldError::new("id", "is required to delete")]),
         (None, _) => {
             let (_, fields) = input.parse_create(policy)?;
-            Ok(ContactOp::Create { id: Uuid::now_v7(), fields, source: source.to_owned(), client_id: false })
+            Ok(ContactOp::create(None, fields, source))
         }
         (Some(id), _) => {
             let parsed = input.parse(policy)?;

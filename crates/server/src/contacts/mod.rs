@@ -38,6 +38,12 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
 }
 
+impl crate::pagination::Keyed for Contact {
+    fn key(&self) -> Uuid {
+        self.id
+    }
+}
+
 impl Contact {
     /// The `ETag` of this state: its version, quoted.
     pub fn etag(&self) -> String {

@@ -177,12 +177,7 @@ async fn create_contact(
     let key = idempotency_key(&headers, "POST", &uri, &raw)?;
     let policy = phone_policy(&state, principal.workspace_id).await?;
     let (id, fields) = body.parse(&policy).map_err(AppError::Validation)?;
-    let op = ContactOp::Create {
-        id: id.unwrap_or_else(Uuid::now_v7),
-        fields,
-        source: "api".into(),
-        client_id: id.is_some(),
-    };
+    let op = ContactOp::create(id, fields, "api");
     let (_, contact, replayed) = write_one(&state, &principal, op, key).await?;
     Ok(contact_response(StatusCode::CREATED, &contact, replayed, true))
 }

@@ -87,11 +87,6 @@ impl From<ContactRow> for Contact {
 pub const COLUMNS: &str = "c.id, c.given_name, c.family_name, c.nickname, c.company, c.job_title, c.department, \
      c.notes, c.labels, c.phones, c.emails, c.source, c.created_by, c.version, c.deleted_at, c.created_at, c.updated_at";
 
-/// `$first, $first+1, …` for `n` parameters.
-pub fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Contacts of `ws` matching `condition` (SQL over alias `c`, using parameters from `$2`), in the order
 /// and limit `tail` gives (e.g. `ORDER BY c.version LIMIT $3`). One statement: phones and emails come
 /// from the row's read copies.

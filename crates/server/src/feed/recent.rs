@@ -85,7 +85,8 @@ impl Recent {
     }
 
     /// This instance's writer committed versions `start + 1 ..= version` (`events`, in order). They are
-    /// published at once when they follow on; otherwise the tailer will read and publish them.
+    /// published at once when they follow on (returns true); otherwise (false) the tailer must read and
+    /// publish them.
     pub fn committed(
         &self,
         ws: WorkspaceId,
@@ -93,13 +94,15 @@ impl Recent {
         version: i64,
         events: Vec<FeedEvent>,
         publish: &broadcast::Sender<Arc<FeedEvent>>,
-    ) {
+    ) -> bool {
         let mut windows = self.windows.lock().expect("recent lock");
         let window = windows.entry(ws).or_default();
         window.committed = window.committed.max(version);
-        if window.through == start && events.len() as i64 == version - start {
+        let follows_on = window.through == start && events.len() as i64 == version - start;
+        if follows_on {
             window.append(events, version, publish);
         }
+        follows_on
     }
 
     /// The tailer read changes after `after` up to `last` (`events`, in order, possibly fewer than the
@@ -208,7 +211,7 @@ mod tests {
         let ws = WorkspaceId::new();
         assert!(recent.page(ws, 0, 10).is_none(), "unknown workspace");
         recent.reset(ws, 10);
-        recent.committed(ws, 10, 13, vec![event(1, 11), event(2, 12), event(1, 13)], &tx);
+        assert!(recent.committed(ws, 10, 13, vec![event(1, 11), event(2, 12), event(1, 13)], &tx));
         let page = recent.page(ws, 10, 10).unwrap();
         assert_eq!(page.through, 13);
         let got: Vec<(u128, i64)> = page.contacts.iter().map(|c| (c.id.as_u128(), c.version)).collect();
@@ -224,7 +227,7 @@ mod tests {
         assert!(rx.try_recv().is_err());
 
         // A commit that does not follow on (another instance's 14 not read yet) waits for the tailer.
-        recent.committed(ws, 14, 15, vec![event(3, 15)], &tx);
+        assert!(!recent.committed(ws, 14, 15, vec![event(3, 15)], &tx), "left to the tailer");
         assert!(rx.try_recv().is_err());
         assert!(recent.page(ws, 13, 10).is_none(), "own commit not held yet: the database answers");
         recent.tailed(ws, 13, 15, vec![event(4, 14), event(3, 15)], &tx);

@@ -2,7 +2,7 @@
 //! SSE streams) over an in-process broadcast channel (ARCHITECTURE §4). Changes this instance's writer
 //! committed are published by the writer itself (`recent`); the tailer reads the rest.
 //!
-//! The tailer wakes on this instance's commits, on PostgreSQL `NOTIFY switchboard_changes` from every
+//! The tailer wakes on this instance's commits it must publish, on PostgreSQL `NOTIFY switchboard_changes` from every
 //! instance, and on a periodic poll as the safety net, then reads `changes` after its cursor per workspace.
 //! Because versions become visible in commit order, "after the cursor" never skips a change, so every
 //! instance sees every change exactly once, whichever instance wrote it.
@@ -39,7 +39,7 @@ pub struct FeedEvent {
 
 /// The local fan-out point of the feed.
 pub struct Feed {
-    /// Signalled by this instance's writers after each commit.
+    /// Signalled when this instance's writer committed changes it could not publish itself.
     pub committed: Arc<Notify>,
     /// The latest changes per workspace, for delta pages answered from memory.
     pub recent: super::recent::Recent,
@@ -60,9 +60,11 @@ impl Feed {
     }
 
     /// This instance's writer committed versions `start + 1 ..= version`: publish them now when they follow
-    /// on from what was published; the tailer takes care of them otherwise.
+    /// on from what was published; otherwise wake the tailer to read and publish them.
     pub fn publish_committed(&self, ws: WorkspaceId, start: i64, version: i64, events: Vec<FeedEvent>) {
-        self.recent.committed(ws, start, version, events, &self.events);
+        if !self.recent.committed(ws, start, version, events, &self.events) {
+            self.committed.notify_one();
+        }
     }
 }
 
@@ -191,7 +193,7 @@ async fn load_contacts(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let condition = format!("c.id IN ({})", store::placeholders(2, ids.len()));
+    let condition = format!("c.id IN ({})", switchboard_store::numbered_placeholders(2, ids.len()));
     let params: Vec<store::Param> = ids.into_iter().map(store::Param::Uuid).collect();
     let contacts = store::select(conn, ws, &condition, "", &params).await?;
     Ok(contacts.into_iter().map(|c| (c.id, Arc::new(c))).collect())

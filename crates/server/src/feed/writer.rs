@@ -83,6 +83,19 @@ pub enum ContactOp {
     Delete { id: Uuid, check: Check },
 }
 
+impl ContactOp {
+    /// A create with the client's id when it chose one (checked against every workspace), else a fresh
+    /// server-made UUIDv7 (which needs no check).
+    pub fn create(id: Option<Uuid>, fields: ContactFields, source: impl Into<String>) -> Self {
+        ContactOp::Create {
+            id: id.unwrap_or_else(Uuid::now_v7),
+            fields,
+            source: source.into(),
+            client_id: id.is_some(),
+        }
+    }
+}
+
 /// An operation plus its per-item idempotency (offline mutation ids).
 #[derive(Debug, Clone)]
 pub struct WriteItem {
@@ -262,7 +275,6 @@ async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: Wri
             Ok(batch::Committed { results, start, version, events }) => {
                 // Published here, at once; the tailer only reads what this writer could not publish.
                 feed.publish_committed(ws, start, version, events);
-                feed.committed.notify_one();
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(Ok(result));
                 }

@@ -129,8 +129,7 @@ fn parse(index: usize, op: &PushOperation, policy: &PhonePolicy) -> Result<Write
                 return Err(field("fields.id", "goes in the operation's id"));
             }
             let (_, fields) = new.parse(policy).map_err(|e| prefixed(index, prefix_fields(e)))?;
-            let client_id = op.id.is_some();
-            ContactOp::Create { id: op.id.unwrap_or_else(Uuid::now_v7), fields, source: "device".into(), client_id }
+            ContactOp::create(op.id, fields, "device")
         }
         "update" => {
             let id = op.id.ok_or_else(|| field("id", "is required for update"))?;

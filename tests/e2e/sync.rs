@@ -8,6 +8,7 @@ use switchboard_store::db_run;
 
 db_tests!(
     delta_pages_in_version_order_with_tombstones,
+    flat_delta_pages_equal_the_canonical_contacts,
     purged_tombstones_require_a_full_sync,
     push_applies_merges_dedupes_and_reports_conflicts,
     devices_and_stats_reflect_syncs,
@@ -78,6 +79,70 @@ async fn delta_pages_in_version_order_with_tombstones(backend: Backend) {
     // A cursor from the future (e.g. a restored backup) must start over.
     let r = app.get(&format!("/api/sync/delta?version={}", current + 5), &key).send().await.unwrap();
     assert_error(r, 410, "FULL_SYNC_REQUIRED").await;
+}
+
+/// The agent delta reads pages from the database as one JSON row in the flat shape (not through the
+/// canonical record): every field must still equal its canonical source, whatever the text holds.
+async fn flat_delta_pages_equal_the_canonical_contacts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.agent_key("AG1").await;
+    let bodies = [
+        json!({"given_name": "Zoë \"Q\" \\ back/slash", "family_name": "Ørsted's <b>&amp;"}),
+        json!({"given_name": "Ann", "phones": [{"value": "+1 415 555 0100"}]}),
+        json!({"company": "Acme", "phones": [{"value": "(212) 555-0101 ext. 7"}, {"value": "204"}, {"value": "+44 20 7946 0958"}]}),
+        json!({"given_name": "😀 Smile", "family_name": "日本", "phones": [{"value": "tel:+1-212-555-0102"}, {"value": "+1 212 555 0103"}]}),
+        json!({"given_name": "Gone", "phones": [{"value": "+1 212 555 0104"}]}),
+        json!({"emails": [{"address": "only@example.com"}]}),
+    ];
+    let mut ids = Vec::new();
+    for body in &bodies {
+        let r = app.post("/api/v1/contacts", &key, body).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{body}");
+        ids.push(r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    app.delete(&format!("/api/v1/contacts/{}", ids[4]), &key).send().await.unwrap();
+
+    let canonical: Value = app.get("/api/v1/sync/delta?version=0", &key).send().await.unwrap().json().await.unwrap();
+    let canonical = canonical["changes"].as_array().unwrap().clone();
+    assert_eq!(canonical.len(), bodies.len());
+    // Pages of two: more than the window answers at once, so each page is read from the database.
+    let (mut flat, mut version) = (Vec::new(), 0);
+    loop {
+        let r: Value = app
+            .get(&format!("/api/sync/delta?version={version}&limit=2"), &key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        flat.extend(r["data"]["changes"].as_array().unwrap().iter().cloned());
+        version = r["data"]["next_version"].as_i64().unwrap();
+        if !r["data"]["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(flat.len(), canonical.len());
+    for (f, c) in flat.iter().zip(&canonical) {
+        let expected = json!({
+            "id": c["id"],
+            "first_name": c["given_name"],
+            "last_name": c["family_name"],
+            "phone_primary": c["phones"].get(0).map_or(Value::Null, |p| p["raw"].clone()),
+            "phone_secondary": c["phones"].get(1).map_or(Value::Null, |p| p["raw"].clone()),
+            "created_by_agent": c["created_by"],
+            "created_at": c["created_at"],
+            "updated_at": c["updated_at"],
+            "version": c["version"],
+            "is_deleted": c["deleted"],
+        });
+        assert_eq!(f, &expected);
+    }
+    let deleted = flat.iter().find(|f| f["id"] == ids[4].as_str()).unwrap();
+    assert_eq!(deleted["is_deleted"], true);
+    let smile = flat.iter().find(|f| f["id"] == ids[3].as_str()).unwrap();
+    assert_eq!(smile["first_name"], "😀 Smile");
+    assert_eq!(smile["phone_secondary"], "+1 212 555 0103");
 }
 
 async fn purged_tombstones_require_a_full_sync(backend: Backend) {

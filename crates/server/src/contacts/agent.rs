@@ -127,6 +127,25 @@ impl<'a> FlatView<'a> {
     }
 }
 
+/// A flat contact of a delta page: shared from the window of recent changes (serialised through
+/// [`FlatView`], no copy) or read from the database's flat projection.
+#[derive(Debug, Clone)]
+pub enum FlatItem {
+    /// From memory.
+    Shared(std::sync::Arc<Contact>),
+    /// From the database.
+    Read(FlatContact),
+}
+
+impl Serialize for FlatItem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FlatItem::Shared(c) => FlatView::of(c).serialize(serializer),
+            FlatItem::Read(c) => c.serialize(serializer),
+        }
+    }
+}
+
 /// A flat contact in a request. Read-only fields a client echoes back (`version`, `created_at`, …) are
 /// accepted and ignored; `base_version` is the optimistic-concurrency check (409 when stale).
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]

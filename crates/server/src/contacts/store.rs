@@ -2,10 +2,11 @@
 //! and readers on a pooled connection; every query is scoped by workspace.
 
 use super::Contact;
+use super::agent::FlatContact;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::{ContactFields, EmailEntry, PhoneEntry, WorkspaceId};
-use switchboard_store::{Conn, conn_run};
+use switchboard_store::{Backend, Conn, conn_run};
 use uuid::Uuid;
 
 /// A bind parameter of a dynamically built query (filters, `IN` lists).
@@ -150,6 +151,44 @@ pub async fn delta(
     let Some(first) = rows.first() else { return Ok(None) };
     let (version, purged) = (first.ws_version, first.ws_purged);
     let contacts = rows.into_iter().filter_map(|r| r.contact).map(Contact::from).collect();
+    Ok(Some((version, purged, contacts)))
+}
+
+/// The delta page in the agent API's flat shape: the workspace's version and purge line, and its contacts
+/// changed after `after` in version order (at most `limit`), from one statement (one snapshot) that
+/// returns **one row**: the page as a JSON array of [`FlatContact`]s, each a JSON array in the struct's
+/// field order (serde reads a struct from a sequence). Why not rows: on SQLite every row is a hand-off
+/// from sqlx's worker thread plus a copy of every column, which made a 1,000-contact page cost ~13 ms;
+/// the flat shape needs ten columns, built by the database in one pass. `None` when the workspace does
+/// not exist. The equivalence with [`delta`] + [`FlatContact::from`] is tested on both databases.
+pub async fn flat_delta(
+    conn: &mut Conn<'_>,
+    ws: WorkspaceId,
+    after: i64,
+    limit: i64,
+) -> Result<Option<(i64, i64, Vec<FlatContact>)>, sqlx::Error> {
+    const PAGE: &str = "SELECT id, given_name, family_name, phones, created_by, created_at, updated_at, version, \
+         deleted_at FROM contacts WHERE workspace_id = $1 AND version > $2 ORDER BY version LIMIT $3";
+    let sql = match conn.backend() {
+        // Ids are 16-byte blobs on SQLite (JSON has no blobs): hex, which `Uuid` parses.
+        Backend::Sqlite => format!(
+            "SELECT w.version, w.purged_through_version, (SELECT json_group_array(json_array(\
+             lower(hex(c.id)), c.given_name, c.family_name, json_extract(c.phones, '$[0].raw'), \
+             json_extract(c.phones, '$[1].raw'), c.created_by, c.created_at, c.updated_at, c.version, \
+             json(CASE WHEN c.deleted_at IS NULL THEN 'false' ELSE 'true' END)) ORDER BY c.version) \
+             FROM ({PAGE}) c) FROM workspaces w WHERE w.id = $1"
+        ),
+        Backend::Postgres => format!(
+            "SELECT w.version, w.purged_through_version, COALESCE((SELECT json_agg(json_build_array(\
+             c.id, c.given_name, c.family_name, c.phones->0->>'raw', c.phones->1->>'raw', c.created_by, \
+             c.created_at, c.updated_at, c.version, c.deleted_at IS NOT NULL) ORDER BY c.version) \
+             FROM ({PAGE}) c), '[]')::text FROM workspaces w WHERE w.id = $1"
+        ),
+    };
+    let row: Option<(i64, i64, String)> = conn_run!(conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(ws.0).bind(after).bind(limit).fetch_optional(&mut **c).await)?;
+    let Some((version, purged, page)) = row else { return Ok(None) };
+    let contacts = serde_json::from_str(&page).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Some((version, purged, contacts)))
 }
 

@@ -6,10 +6,12 @@ pub mod push;
 pub mod routes;
 
 use crate::auth::{Actor, Principal};
+use crate::contacts::agent::FlatItem;
 use crate::contacts::{Contact, store};
 use crate::error::AppError;
 use crate::state::AppState;
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// Default and largest delta page.
 pub const DEFAULT_PAGE: i64 = 500;
@@ -42,11 +44,11 @@ impl DeltaQuery {
     }
 }
 
-/// One delta page.
+/// One delta page of contacts in some shape `T`.
 #[derive(Debug, Clone)]
-pub struct DeltaPage {
+pub struct DeltaPage<T> {
     /// Contacts changed after the cursor (their latest state, tombstones included), in version order.
-    pub contacts: Vec<std::sync::Arc<Contact>>,
+    pub contacts: Vec<T>,
     /// The workspace version when the page was read.
     pub current_version: i64,
     /// Whether more changes follow: ask again with `next_version`.
@@ -55,21 +57,92 @@ pub struct DeltaPage {
     pub next_version: i64,
 }
 
-/// Reads one delta page for the caller and records the device's sync (batched).
+/// A delta item: anything that knows the version of its contact's last change.
+pub trait Versioned {
+    /// The workspace version of the contact's last change.
+    fn version(&self) -> i64;
+}
+
+impl Versioned for Arc<Contact> {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl Versioned for FlatItem {
+    fn version(&self) -> i64 {
+        match self {
+            FlatItem::Shared(c) => c.version,
+            FlatItem::Read(c) => c.version,
+        }
+    }
+}
+
+/// Reads one delta page (canonical contacts) for the caller and records the device's sync (batched).
 ///
-/// The workspace version and the contacts come from one statement, hence one snapshot: every change up to
-/// that version is in the rows, so continuing from `max(last row, current_version)` skips nothing.
-pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i64) -> Result<DeltaPage, AppError> {
-    let ws = principal.workspace_id;
-    if let Some(page) = state.feed.recent.page(ws, after, limit as usize) {
-        record_sync(state, principal, page.through, page.contacts.len());
-        let (contacts, through) = (page.contacts, page.through);
-        return Ok(DeltaPage { contacts, current_version: through, has_more: false, next_version: through });
+/// The page comes from the in-memory window of recent changes when it covers the cursor, else from one
+/// statement, hence one snapshot: every change up to the returned version is in the rows, so continuing
+/// from `max(last row, current_version)` skips nothing.
+pub async fn delta(
+    state: &AppState,
+    principal: &Principal,
+    after: i64,
+    limit: i64,
+) -> Result<DeltaPage<Arc<Contact>>, AppError> {
+    if let Some(page) = from_window(state, principal, after, limit, |c| c) {
+        return Ok(page);
     }
     let mut pooled = state.db.acquire().await?;
-    let (current, purged, mut contacts) =
-        store::delta(&mut pooled.conn(), ws, after, limit + 1).await?.ok_or(AppError::NotFound)?;
+    let read = store::delta(&mut pooled.conn(), principal.workspace_id, after, limit + 1).await?;
     drop(pooled);
+    let (current, purged, contacts) = read.ok_or(AppError::NotFound)?;
+    finish(state, principal, after, limit, current, purged, contacts.into_iter().map(Arc::new).collect())
+}
+
+/// [`delta`] in the agent API's flat shape: from the window, or from the database's flat projection
+/// (`store::flat_delta`: ten columns, one row per page), which is what a fresh device's full download reads.
+pub async fn flat_delta(
+    state: &AppState,
+    principal: &Principal,
+    after: i64,
+    limit: i64,
+) -> Result<DeltaPage<FlatItem>, AppError> {
+    if let Some(page) = from_window(state, principal, after, limit, FlatItem::Shared) {
+        return Ok(page);
+    }
+    let mut pooled = state.db.acquire().await?;
+    let read = store::flat_delta(&mut pooled.conn(), principal.workspace_id, after, limit + 1).await?;
+    drop(pooled);
+    let (current, purged, contacts) = read.ok_or(AppError::NotFound)?;
+    finish(state, principal, after, limit, current, purged, contacts.into_iter().map(FlatItem::Read).collect())
+}
+
+/// The page from the window of recent changes, when it covers the cursor.
+fn from_window<T>(
+    state: &AppState,
+    principal: &Principal,
+    after: i64,
+    limit: i64,
+    shape: impl Fn(Arc<Contact>) -> T,
+) -> Option<DeltaPage<T>> {
+    let page = state.feed.recent.page(principal.workspace_id, after, limit as usize)?;
+    record_sync(state, principal, page.through, page.contacts.len());
+    let through = page.through;
+    let contacts = page.contacts.into_iter().map(shape).collect();
+    Some(DeltaPage { contacts, current_version: through, has_more: false, next_version: through })
+}
+
+/// Checks the cursor against what the database returned (`limit + 1` rows, to know whether more follow)
+/// and builds the page.
+fn finish<T: Versioned>(
+    state: &AppState,
+    principal: &Principal,
+    after: i64,
+    limit: i64,
+    current: i64,
+    purged: i64,
+    mut contacts: Vec<T>,
+) -> Result<DeltaPage<T>, AppError> {
     if after > 0 && after < purged {
         return Err(full_sync(format!(
             "Deleted contacts up to version {purged} have been purged; download everything again from version 0"
@@ -82,10 +155,9 @@ pub async fn delta(state: &AppState, principal: &Principal, after: i64, limit: i
     }
     let has_more = contacts.len() as i64 > limit;
     contacts.truncate(limit as usize);
-    let last = contacts.last().map_or(after, |c| c.version);
+    let last = contacts.last().map_or(after, Versioned::version);
     let next_version = if has_more { last } else { last.max(current) };
     record_sync(state, principal, next_version, contacts.len());
-    let contacts = contacts.into_iter().map(std::sync::Arc::new).collect();
     Ok(DeltaPage { contacts, current_version: current.max(last), has_more, next_version })
 }
 

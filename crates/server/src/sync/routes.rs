@@ -3,8 +3,7 @@
 use super::{DeltaQuery, delta, devices, push};
 use crate::auth::Principal;
 use crate::contacts::Contact;
-use crate::contacts::agent::FlatView;
-use crate::contacts::agent::{Envelope, FlatContact, ok, validation_as_400};
+use crate::contacts::agent::{Envelope, FlatContact, FlatItem, ok, validation_as_400};
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::AppQuery;
 use crate::pagination::{ListQuery, Page, PageRequest};
@@ -63,16 +62,16 @@ async fn canonical_delta(
     }))
 }
 
-/// The delta page in the seed-001 shape (flat contacts, `{success, data}`).
+/// The delta page in the seed-001 shape (flat contacts; the `data` of `{success, data}`).
 pub async fn flat_delta(
     state: &AppState,
     principal: &Principal,
     version: i64,
     limit: i64,
-) -> AppResult<Delta<FlatContact>> {
-    let page = delta(state, principal, version, limit).await?;
+) -> AppResult<Delta<FlatItem>> {
+    let page = super::flat_delta(state, principal, version, limit).await?;
     Ok(Delta {
-        changes: page.contacts.iter().map(|c| FlatContact::from(&**c)).collect(),
+        changes: page.contacts,
         current_version: page.current_version,
         has_more: page.has_more,
         next_version: page.next_version,
@@ -89,17 +88,8 @@ async fn seed_delta(
 ) -> AppResult<axum::response::Response> {
     principal.require(Permission::ContactsRead)?;
     let (version, limit) = q.parse()?;
-    let page = delta(&state, &principal, version, limit).await?;
-    // The hottest answer of the server: serialised straight from the shared contacts, without copies.
-    let body = Envelope {
-        success: true,
-        data: Delta {
-            changes: page.contacts.iter().map(|c| FlatView::of(c)).collect(),
-            current_version: page.current_version,
-            has_more: page.has_more,
-            next_version: page.next_version,
-        },
-    };
+    // The hottest answer of the server: serialised straight to bytes (contacts from memory without copies).
+    let body = Envelope { success: true, data: flat_delta(&state, &principal, version, limit).await? };
     let bytes = serde_json::to_vec(&body).map_err(AppError::internal)?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }

@@ -6,7 +6,9 @@
 # Usage: bench/agent.sh
 # Knobs: DURATION (10, seconds per agent run), RUNS (3; medians are reported), DEVICES (50),
 #        WRITE_RATIO (0.2), SEED_COUNT (100000), FANOUT_CLIENTS ("50 1000 5000 10000"),
-#        FANOUT_WRITES (50), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
+#        FANOUT_WRITES (50), FANOUT_CLIENT=rust|node|both (rust: `loadgen fanout`; node: fanout.mjs;
+#        both: Rust then Node at each client count), FANOUT_THREADS (loadgen fanout's client threads,
+#        default its own), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
 #        PERF=1 (one extra agent run under `perf record`, report in the results), RUST_LOG (warn),
 #        WAIT_IDLE (600: before each measurement, wait up to this many seconds until the rest of the
 #        machine uses at most IDLE_MAX cores, default 0.3; 0 = do not wait).
@@ -17,7 +19,7 @@
 #
 # Thousands of sockets need file descriptors, in the server and in the fan-out clients: the script
 # raises `ulimit -n` first (65535, or the hard limit when that is lower, e.g. 20000 in a container
-# without CAP_SYS_RESOURCE); the server and the node processes inherit it.
+# without CAP_SYS_RESOURCE); the server and the fan-out clients (loadgen or node) inherit it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +32,8 @@ WRITE_RATIO="${WRITE_RATIO:-0.2}"
 SEED_COUNT="${SEED_COUNT:-100000}"
 FANOUT_CLIENTS="${FANOUT_CLIENTS:-50 1000 5000 10000}"
 FANOUT_WRITES="${FANOUT_WRITES:-50}"
+FANOUT_CLIENT="${FANOUT_CLIENT:-rust}"
+FANOUT_THREADS="${FANOUT_THREADS:-}"
 ONLY="${ONLY:-}"
 WAIT_IDLE="${WAIT_IDLE:-600}"
 IDLE_MAX="${IDLE_MAX:-0.3}"
@@ -43,7 +47,10 @@ info() { printf '    %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 case "$ONLY" in "" | sqlite | postgres) ;; *) die "ONLY must be sqlite or postgres" ;; esac
-for tool in curl python3 node npm; do command -v "$tool" >/dev/null || die "$tool is required"; done
+case "$FANOUT_CLIENT" in rust | node | both) ;; *) die "FANOUT_CLIENT must be rust, node or both" ;; esac
+TOOLS="curl python3"
+[ "$FANOUT_CLIENT" = rust ] || TOOLS="$TOOLS node npm"
+for tool in $TOOLS; do command -v "$tool" >/dev/null || die "$tool is required"; done
 
 # ---------------------------------------------------------------- file descriptors
 
@@ -64,7 +71,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 [ -x "$BIN" ] || die "$BIN not found"
 [ -x "$LOADGEN" ] || die "$LOADGEN not found"
-if [ ! -d bench/fanout/node_modules/socket.io-client ]; then
+if [ "$FANOUT_CLIENT" != rust ] && [ ! -d bench/fanout/node_modules/socket.io-client ]; then
   section "npm ci (bench/fanout)"
   (cd bench/fanout && npm ci --no-audit --no-fund)
 fi
@@ -87,7 +94,7 @@ LOADGEN="$TMP/loadgen"
   echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?'); changed files: $(git status --short 2>/dev/null | grep -v '^??' | awk '{print $2}' | tr '\n' ' ')"
   echo "server binary: sha256 $(sha256sum "$BIN" | cut -c1-16)"
   echo "DURATION=$DURATION RUNS=$RUNS DEVICES=$DEVICES WRITE_RATIO=$WRITE_RATIO SEED_COUNT=$SEED_COUNT"
-  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES LOADGEN_THREADS=$LOADGEN_THREADS"
+  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES FANOUT_CLIENT=$FANOUT_CLIENT FANOUT_THREADS=${FANOUT_THREADS:-default} LOADGEN_THREADS=$LOADGEN_THREADS"
 } >"$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
 
@@ -313,13 +320,25 @@ bench_backend() {
   rss "$out/rss-download.json"
   local c p
   for c in $FANOUT_CLIENTS; do
-    p="$(fanout_processes "$c")"
-    wait_idle "$name fanout $c"
-    info "fanout: $c clients in $p processes, $FANOUT_WRITES writes"
-    node bench/fanout/fanout.mjs --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH \
-      --clients "$c" --processes "$p" --writes "$FANOUT_WRITES" --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} >"$out/fanout-$c.json"
-    rss "$out/rss-fanout-$c.json"
-    sleep 2 # let the previous clients' disconnects settle
+    # Rust clients (`loadgen fanout`): fanout-<n>.json; Node clients (fanout.mjs): fanout-node-<n>.json.
+    if [ "$FANOUT_CLIENT" != node ]; then
+      wait_idle "$name fanout $c"
+      info "fanout (loadgen): $c clients, $FANOUT_WRITES writes"
+      "$LOADGEN" ${FANOUT_THREADS:+--threads "$FANOUT_THREADS"} --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} \
+        fanout --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH --clients "$c" --writes "$FANOUT_WRITES" \
+        >"$out/fanout-$c.json"
+      rss "$out/rss-fanout-$c.json"
+      sleep 2 # let the previous clients' disconnects settle
+    fi
+    if [ "$FANOUT_CLIENT" != rust ]; then
+      p="$(fanout_processes "$c")"
+      wait_idle "$name fanout node $c"
+      info "fanout (node): $c clients in $p processes, $FANOUT_WRITES writes"
+      node bench/fanout/fanout.mjs --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH \
+        --clients "$c" --processes "$p" --writes "$FANOUT_WRITES" --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} >"$out/fanout-node-$c.json"
+      rss "$out/rss-fanout-node-$c.json"
+      sleep 2
+    fi
   done
   stop_server
   stop_pg
@@ -395,16 +414,20 @@ for backend in ("sqlite", "postgres"):
         print(f"download ({downloads[0]['contacts']:,} contacts, {downloads[0]['pages']} pages of {downloads[0]['limit']}): "
               f"median wall {f(med([x['wall_ms'] for x in downloads]))} ms, server {f(med([x['server_ms'] for x in downloads]))} ms; runs "
               + "; ".join(f"{x['wall_ms']:.0f}/{x['server_ms']:.0f} ms" for x in downloads))
-    print(f"{'fan-out clients':>16} {'procs':>5} {'conn s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+    # fanout-<n>.json (loadgen, or fanout.mjs before FANOUT_CLIENT existed) and fanout-node-<n>.json.
+    def fanout_order(p):
+        label, _, n = os.path.basename(p)[len("fanout-"):-len(".json")].rpartition("-")
+        return (int(n), label)
+    print(f"{'fan-out clients':>16} {'client':>6} {'procs':>5} {'conn s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} "
           f"{'lost':>6} {'REST p50':>9} {'REST p99':>9} {'no-client p50/p99':>18} {'peak RSS':>9} {'srv CPU/write':>13} {'cli CPU/write':>13} {'other CPU':>9}")
-    for p in sorted(glob.glob(os.path.join(d, "fanout-*.json")), key=lambda p: int(p.rsplit("-", 1)[1][:-5])):
+    for p in sorted(glob.glob(os.path.join(d, "fanout-*.json")), key=fanout_order):
         x = load(p)
         if not x:
             print(f"{os.path.basename(p)}: no result")
             continue
-        r = load(p.replace("fanout-", "rss-fanout-")) or {}
+        r = load(os.path.join(d, "rss-" + os.path.basename(p))) or {}
         L, R, B = x["latency_ms"], x["rest_ms"], x["rest_baseline_ms"]
-        print(f"{x['clients']:>16,} {x['processes']:>5} {x['connect_seconds']:>7.1f} {f(L['p50'], '{:.2f}'):>8} {f(L['p90'], '{:.2f}'):>8} "
+        print(f"{x['clients']:>16,} {x.get('client', 'node'):>6} {x['processes']:>5} {x['connect_seconds']:>7.1f} {f(L['p50'], '{:.2f}'):>8} {f(L['p90'], '{:.2f}'):>8} "
               f"{f(L['p99'], '{:.2f}'):>8} {f(L['max'], '{:.1f}'):>8} {x['lost_events']:>6} {f(R['p50'], '{:.2f}'):>9} "
               f"{f(R['p99'], '{:.2f}'):>9} {f(B['p50'], '{:.2f}') + ' / ' + f(B['p99'], '{:.2f}'):>18} "
               f"{(r.get('hwm_kb', 0) / 1024):>7.1f} M "

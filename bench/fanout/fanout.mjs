@@ -13,10 +13,13 @@
 // write starts only then (or after --timeout ms). Before any socket connects, the parent makes the
 // same writes once with no clients, as the REST baseline.
 //
-// Output: one JSON object on stdout (delivery latency p50/p90/p99/max from write start to receipt over
-// every client and write, REST write latency with and without the clients, lost events); progress on
-// stderr. Thousands of sockets need file descriptors in the server and here: raise `ulimit -n` in the
-// shell that starts both (bench/agent.sh does; the child processes inherit it).
+// `loadgen fanout` (bench/loadgen) is the same benchmark in Rust, much cheaper per event, with the same
+// output apart from `client: "rust"`.
+//
+// Output: one JSON object on stdout (`client: "node"`, delivery latency p50/p90/p99/max from write start
+// to receipt over every client and write, REST write latency with and without the clients, lost events);
+// progress on stderr. Thousands of sockets need file descriptors in the server and here: raise
+// `ulimit -n` in the shell that starts both (bench/agent.sh does; the child processes inherit it).
 
 import { execFileSync, fork } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -186,6 +189,7 @@ async function parent() {
   const rest = stats(done.map((w) => w.rest));
   const base = stats(baseline);
   const out = {
+    client: "node",
     clients,
     processes,
     connected,
@@ -207,17 +211,17 @@ async function parent() {
     rest_ms: rest,
     rest_baseline_ms: base,
   };
+  // Anything else that ran on the machine meanwhile (a disturbed measurement when large).
+  out.other_cpu_ms =
+    out.machine_cpu_ms === null
+      ? null
+      : round(out.machine_cpu_ms - (out.server_cpu_ms ?? 0) - out.clients_cpu_ms - out.writer_cpu_ms - (out.db_cpu_ms ?? 0));
   log(
     `${clients} clients: delivery p50 ${lat.p50} ms, p99 ${lat.p99} ms, max ${lat.max} ms; ` +
       `REST p50 ${rest.p50} ms, p99 ${rest.p99} ms (no clients: ${base.p50} / ${base.p99} ms); lost ${expected - received}; ` +
       `CPU over ${measureSeconds.toFixed(1)} s: server ${out.server_cpu_ms ?? "?"} ms, clients ${out.clients_cpu_ms} ms, ` +
       `database ${out.db_cpu_ms ?? "-"} ms, anything else ${out.other_cpu_ms ?? "?"} ms`,
   );
-  // Anything else that ran on the machine meanwhile (a disturbed measurement when large).
-  out.other_cpu_ms =
-    out.machine_cpu_ms === null
-      ? null
-      : round(out.machine_cpu_ms - (out.server_cpu_ms ?? 0) - out.clients_cpu_ms - out.writer_cpu_ms - (out.db_cpu_ms ?? 0));
   console.log(JSON.stringify(out));
   // Children exit on their own once their sockets are closed.
   setTimeout(() => process.exit(0), 5000).unref();

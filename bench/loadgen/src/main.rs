@@ -10,7 +10,9 @@
 //! - `agent`: N devices, each with its own connection, `X-Device-Id` and delta cursor, reading
 //!   `GET /api/sync/delta` and writing `POST /api/contacts` / `PUT /api/contacts/{id}`;
 //! - `seed`: creates contacts through `POST /api/contacts/bulk`, 1,000 per request, a few in parallel;
-//! - `download`: a fresh device downloads everything with delta pages from version 0.
+//! - `download`: a fresh device downloads everything with delta pages from version 0;
+//! - `fanout`: N Socket.IO clients over raw WebSockets and timed REST writes, the realtime fan-out
+//!   latency (`fanout.rs`; the same measurement and JSON as `bench/fanout/fanout.mjs`).
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
@@ -30,13 +32,16 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
+mod fanout;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Parser)]
 #[command(name = "loadgen", about = "HTTP load generator for switchboard's benchmarks")]
 struct Cli {
-    /// Runtime worker threads; 1 runs everything on one thread (the cheapest per request).
+    /// Runtime worker threads; 1 runs everything on one thread (the cheapest per request). For `fanout`,
+    /// those of the clients' runtime (the writer has the main thread to itself).
     #[arg(long, global = true, default_value_t = 1)]
     threads: usize,
     /// How many non-2xx answers to print (status and body) on stderr.
@@ -63,6 +68,8 @@ enum Command {
     Seed(SeedArgs),
     /// A fresh device downloads everything with delta pages from version 0.
     Download(DownloadArgs),
+    /// Realtime fan-out: N Socket.IO clients, W timed REST writes, delivery latency to every client.
+    Fanout(fanout::FanoutArgs),
 }
 
 #[derive(Args, Clone)]
@@ -155,10 +162,12 @@ fn main() {
     SHOW_ERRORS.store(cli.show_errors, Ordering::Relaxed);
     let _ = SERVER_PID.set(cli.server_pid);
     let _ = DB_PID.set(cli.db_pid);
-    let runtime = if cli.threads <= 1 {
+    let threads = cli.threads;
+    // fanout: this runtime runs the writer only; the clients get their own with `threads` workers.
+    let runtime = if threads <= 1 || matches!(cli.command, Command::Fanout(_)) {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(cli.threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     }
     .expect("tokio runtime");
     let result = runtime.block_on(async move {
@@ -167,6 +176,7 @@ fn main() {
             Command::Agent(a) => agent(a).await,
             Command::Seed(a) => seed(a).await,
             Command::Download(a) => download(a).await,
+            Command::Fanout(a) => fanout::fanout(a, threads).await,
         }
     });
     match result {

@@ -38,12 +38,15 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
-    let options = DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() };
-    let db = Db::connect(&config.database_url, &options)
+    let db = Db::connect(&config.database_url, &db_options(config))
         .await
         .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?;
     db.migrate().await.context("database migration failed")?;
     Ok(db)
+}
+
+fn db_options(config: &Config) -> DbOptions {
+    DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() }
 }
 
 /// A database URL with any password replaced, for messages.
@@ -111,8 +114,16 @@ impl Application {
             idempotency_ttl: config.idempotency_ttl,
             mutation_ttl: config.mutation_ttl,
         };
+        let writers = crate::feed::writer::Writers::start(
+            &config.database_url,
+            &db_options(&config),
+            writer_settings,
+            feed.clone(),
+        )
+        .await
+        .context("cannot start the write path")?;
         let state = AppState::new(Shared {
-            writers: crate::feed::writer::Writers::new(db.clone(), writer_settings, feed.clone()),
+            writers,
             feed,
             connections: Default::default(),
             instance_id: uuid::Uuid::now_v7(),

@@ -135,6 +135,23 @@ pub struct PoolStats {
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+
+/// sqlx pings every connection on every checkout by default: one more database round trip (PostgreSQL) or
+/// worker-thread hop (SQLite) per request, and the writer's transactions pay it too. A connection that was
+/// in use moments ago is alive; one idle for a while (the database may have restarted) is checked first, as
+/// connection pools such as HikariCP do. A connection that broke while in use is closed by sqlx on error.
+async fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for > PING_AFTER_IDLE {
+        conn.ping().await?;
+    }
+    Ok(true)
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created when missing and
     /// run in WAL mode with a busy timeout and foreign keys enforced.
@@ -151,6 +168,8 @@ impl Db {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
                     .acquire_timeout(opts.acquire_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_with(options)
                     .await?;
                 Ok(Db::Sqlite(pool))
@@ -160,6 +179,8 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
                     .connect_with(options)
                     .await?;
                 Ok(Db::Postgres(pool))

@@ -84,6 +84,14 @@ impl Recent {
         self.windows.lock().expect("recent lock").get(&ws).map(|w| w.through)
     }
 
+    /// This instance's writer committed up to `version`: until that is published, the window does not
+    /// answer (see [`Recent::page`]).
+    pub fn note_committed(&self, ws: WorkspaceId, version: i64) {
+        let mut windows = self.windows.lock().expect("recent lock");
+        let window = windows.entry(ws).or_default();
+        window.committed = window.committed.max(version);
+    }
+
     /// This instance's writer committed versions `start + 1 ..= version` (`events`, in order). They are
     /// published at once when they follow on (returns true); otherwise (false) the tailer must read and
     /// publish them.

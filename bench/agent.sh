@@ -5,7 +5,8 @@
 #
 # Usage: bench/agent.sh
 # Knobs: DURATION (10, seconds per agent run), RUNS (3; medians are reported), DEVICES (50),
-#        WRITE_RATIO (0.2), SEED_COUNT (100000), FANOUT_CLIENTS ("50 1000 5000 10000"),
+#        WRITE_RATIO (0.2), AGENT_RATE (10000: one more agent run at this fixed rate, open loop,
+#        latencies from when each request was due; 0 = skip), SEED_COUNT (100000), FANOUT_CLIENTS ("50 1000 5000 10000"),
 #        FANOUT_WRITES (50), FANOUT_CLIENT=rust|node|both (rust: `loadgen fanout`; node: fanout.mjs;
 #        both: Rust then Node at each client count), FANOUT_THREADS (loadgen fanout's client threads,
 #        default its own), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
@@ -29,6 +30,7 @@ DURATION="${DURATION:-10}"
 RUNS="${RUNS:-3}"
 DEVICES="${DEVICES:-50}"
 WRITE_RATIO="${WRITE_RATIO:-0.2}"
+AGENT_RATE="${AGENT_RATE:-10000}"
 SEED_COUNT="${SEED_COUNT:-100000}"
 FANOUT_CLIENTS="${FANOUT_CLIENTS:-50 1000 5000 10000}"
 FANOUT_WRITES="${FANOUT_WRITES:-50}"
@@ -295,6 +297,12 @@ bench_backend() {
     lg agent --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH --devices "$DEVICES" \
       --duration "$DURATION" --write-ratio "$WRITE_RATIO" --seed "$i" >"$out/agent-$i.json"
   done
+  if [ "$AGENT_RATE" != 0 ]; then
+    wait_idle "$name agent at $AGENT_RATE req/s"
+    info "loadgen agent at a fixed $AGENT_RATE req/s ($DEVICES devices, ${DURATION} s)"
+    lg agent --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH --devices "$DEVICES" --rate "$AGENT_RATE" \
+      --duration "$DURATION" --write-ratio "$WRITE_RATIO" --seed 50 >"$out/agent-rate.json"
+  fi
   rss "$out/rss-agent.json"
   if [ "$PERF" = 1 ] && command -v perf >/dev/null; then
     info "perf record during one more agent run"
@@ -401,6 +409,12 @@ for backend in ("sqlite", "postgres"):
                 print(f"  {kind:<7} median {f(med([k['requests'] / a['seconds'] for k, a in zip(ks, agents)]))} req/s, "
                       f"p50 {f(med([k['p50_ms'] for k in ks]), '{:.2f}')} ms, p99 {f(med([k['p99_ms'] for k in ks]), '{:.2f}')} ms, "
                       f"server mean {f(med([k['server_mean_ms'] for k in ks]), '{:.3f}')} ms")
+    fixed = load(os.path.join(d, "agent-rate.json"))
+    if fixed:
+        ks = fixed["kinds"]
+        print(f"agent at a fixed {fixed['rate_target']:,.0f} req/s (open loop): {fixed['rps']:,.0f} req/s, "
+              f"p50 {fixed['p50_ms']:.2f} ms, p99 {fixed['p99_ms']:.2f} ms, max {fixed['max_ms']:.1f} ms, errors {fixed['errors']}; "
+              + ", ".join(f"{k} p50 {ks[k]['p50_ms']:.2f} / p99 {ks[k]['p99_ms']:.2f} ms" for k in ("delta", "create", "update") if k in ks))
     for k, v in rss.items():
         if v:
             print(f"RSS after {k}: {v['rss_kb'] / 1024:.1f} MiB (peak {v['hwm_kb'] / 1024:.1f} MiB)")

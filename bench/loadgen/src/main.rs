@@ -122,6 +122,11 @@ struct AgentArgs {
     /// Random seed (each device derives its own).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Target requests per second over all devices (0: closed loop, as fast as answers come). With a
+    /// rate, each device starts an operation every `devices / rate` seconds; an operation that starts late
+    /// because the previous answer came late is timed from when it was due (no coordinated omission).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 #[derive(Args)]
@@ -670,6 +675,8 @@ async fn agent(a: AgentArgs) -> Result<Value> {
         let base = target.path.clone();
         let write_ratio = a.write_ratio;
         let from_zero = a.from_zero;
+        let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(a.devices as f64 / a.rate));
+        let phase = interval.map(|i| i.mul_f64(n as f64 / a.devices as f64));
         let mut rng = Rng::new(a.seed.wrapping_mul(1_000_003).wrapping_add(n as u64 + 1));
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
@@ -693,17 +700,37 @@ async fn agent(a: AgentArgs) -> Result<Value> {
             barrier.wait().await;
             let mut cursor = prepared?;
             // Every device leaves the barrier at the same moment: that is the start of the run.
-            let deadline = Instant::now() + duration;
+            let started = Instant::now();
+            let deadline = started + duration;
+            let mut due = phase.map(|p| started + p);
             let mut own: Vec<String> = Vec::new();
             let mut seen = 0u64;
             while Instant::now() < deadline {
+                // When the operation starts, for its timing: with a rate, when it was due if the previous
+                // answer made it late, else when it is sent.
+                let mut op_start = Instant::now();
+                if let (Some(d), Some(interval)) = (due.as_mut(), interval) {
+                    let this = *d;
+                    *d += interval;
+                    if this > op_start {
+                        tokio::time::sleep_until(this.into()).await;
+                        op_start = Instant::now();
+                        if op_start >= deadline {
+                            break;
+                        }
+                    } else {
+                        op_start = this;
+                    }
+                }
+                let mut first = Some(op_start);
+                let mut timer = move || first.take().unwrap_or_else(Instant::now);
                 if rng.unit() < write_ratio {
                     if own.is_empty() || rng.below(2) == 0 {
                         let body = json!({
                             "first_name": rng.name(),
                             "phone_primary": format!("+1 212 555 {:04}", rng.below(10_000)),
                         });
-                        let t = Instant::now();
+                        let t = timer();
                         let answer = conn
                             .send(Method::POST, &format!("{base}/api/contacts"), Some(body.to_string().into()))
                             .await;
@@ -721,7 +748,7 @@ async fn agent(a: AgentArgs) -> Result<Value> {
                         let id = &own[rng.below(own.len() as u64) as usize];
                         let body = json!({"last_name": rng.name()});
                         let path = format!("{base}/api/contacts/{id}");
-                        let t = Instant::now();
+                        let t = timer();
                         let answer = conn.send(Method::PUT, &path, Some(body.to_string().into())).await;
                         stats.record("update", t, "PUT /api/contacts/{id}", &answer);
                     }
@@ -729,7 +756,7 @@ async fn agent(a: AgentArgs) -> Result<Value> {
                     // One sync: page until has_more is false.
                     loop {
                         let path = format!("{base}/api/sync/delta?version={cursor}");
-                        let t = Instant::now();
+                        let t = timer();
                         let answer = conn.send(Method::GET, &path, None).await;
                         stats.record("delta", t, "GET /api/sync/delta", &answer);
                         let Ok(answer) = answer else { break };
@@ -779,6 +806,7 @@ async fn agent(a: AgentArgs) -> Result<Value> {
         json!({
             "devices": a.devices,
             "write_ratio": a.write_ratio,
+            "rate_target": a.rate,
             "changes_received": changes_seen.load(Ordering::Relaxed),
             "cpu": cpu,
         }),

@@ -3,15 +3,20 @@
 
 mod access;
 mod contact;
+pub mod directory;
 mod ids;
+pub mod lookup;
 mod names;
 pub mod phone;
+mod text;
 
 pub use access::{Permission, Role, Scope, ScopeSet};
 pub use contact::{ContactFields, ContactPatch, EmailEntry, Field, Merge, PhoneEntry, merge};
 pub use ids::{AgentId, ApiKeyId, DeviceId, RefreshTokenId, UserId, WorkspaceId};
+pub use lookup::{ExtensionMatch, LookupKey, Match, MatchKind, Ranked, StoredNumber};
 pub use names::{AgentCode, DeviceCode, Email, PersonName, Slug, WorkspaceName};
 pub use phone::{ParsedPhone, PhonePolicy, Region};
+pub use text::fold;
 
 /// A rejected input value: which field, and a message a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]

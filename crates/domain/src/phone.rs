@@ -150,7 +150,16 @@ impl ParsedPhone {
         // Parsing alone accepts any digit string of a plausible length; validity against the region's
         // numbering metadata (known area codes, exchanges and lengths) is what catches a typo or a missing
         // country code, so a number that merely parses is still refused.
-        let Some(number) = phonenumber::parse(Some(policy.region.0), &input).ok().filter(phonenumber::is_valid) else {
+        // A number in international form is parsed without the home region: given one, phonenumber 0.3.10
+        // strips the home region's trunk prefix from it (with US, `+49 151 23456789` and `011 49 151 23456789`
+        // became `+49 5123456789`). So a leading international prefix of the home region (`011`, `00`) is
+        // turned into `+` here first.
+        let (region, input) = match international_form(&input, policy.region.0) {
+            Some(plus) => (None, plus),
+            None if written.trim_start().starts_with('+') => (None, input),
+            None => (Some(policy.region.0), input),
+        };
+        let Some(number) = phonenumber::parse(region, &input).ok().filter(phonenumber::is_valid) else {
             return Err(if written.trim_start().starts_with('+') {
                 err("is not a valid phone number (check the country code and the number of digits)")
             } else {
@@ -177,13 +186,42 @@ impl ParsedPhone {
     }
 }
 
+/// `text` with a leading international (IDD) prefix of `region` (`011` in the US, `00` in most countries,
+/// from the numbering metadata) replaced by `+`, when at least 7 digits follow; `None` otherwise.
+fn international_form(text: &str, region: Id) -> Option<String> {
+    let meta = phonenumber::metadata::DATABASE.by_id(region.as_ref())?;
+    let digits_only = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let prefixes: Vec<&str> = [meta.preferred_international_prefix(), meta.international_prefix().map(|r| r.as_str())]
+        .into_iter()
+        .flatten()
+        .filter(digits_only)
+        .collect();
+    let mut seen = String::new();
+    let mut best = None;
+    for (i, c) in text.char_indices() {
+        if c.is_ascii_digit() {
+            seen.push(c);
+            if prefixes.contains(&seen.as_str()) {
+                best = Some(i + 1);
+            }
+            if seen.len() >= 6 {
+                break;
+            }
+        } else if !is_separator(c) {
+            break;
+        }
+    }
+    let rest = &text[best?..];
+    (rest.bytes().filter(u8::is_ascii_digit).count() >= 7).then(|| format!("+{}", rest.trim_start()))
+}
+
 /// Spaces, dashes, dots, parentheses and slashes people write between digits.
-fn is_separator(c: char) -> bool {
+pub(crate) fn is_separator(c: char) -> bool {
     matches!(c, ' ' | '\t' | '-' | '.' | '(' | ')' | '/')
 }
 
 /// Maps Unicode dashes and spaces to their ASCII forms.
-fn plain_separator(c: char) -> char {
+pub(crate) fn plain_separator(c: char) -> char {
     match c {
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE63}' | '\u{FF0D}' => '-',
         '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => ' ',
@@ -192,7 +230,7 @@ fn plain_separator(c: char) -> char {
 }
 
 /// The user part of a `tel:` or `sip:`/`sips:` URI (before `@`), or `None` for plain text.
-fn uri_user_part(text: &str) -> Option<&str> {
+pub(crate) fn uri_user_part(text: &str) -> Option<&str> {
     let (scheme, rest) = text.split_once(':')?;
     match scheme.to_ascii_lowercase().as_str() {
         "tel" => Some(rest),
@@ -219,6 +257,25 @@ mod tests {
         let phone = result.unwrap();
         assert_eq!(phone.digits, phone.e164.as_deref().unwrap()[1..], "{phone:?}");
         phone.e164.unwrap()
+    }
+
+    /// phonenumber 0.3.10 applies the home region's trunk prefix to `+` numbers when given a region: these
+    /// were stored as different numbers (or refused) from a US workspace.
+    #[test]
+    fn foreign_numbers_keep_their_digits_whatever_the_home_region() {
+        for (raw, want) in [
+            ("+49 151 23456789", "+4915123456789"),
+            ("tel:+49-151-23456789", "+4915123456789"),
+            ("+33 1 42 68 53 00", "+33142685300"),
+            ("+61 2 9876 5432", "+61298765432"),
+            ("+44 20 7946 0958", "+442079460958"),
+        ] {
+            for region in ["US", "GB", "DE", "FR", "AU", "IN"] {
+                assert_eq!(e164(in_region(region, raw)), want, "{raw} from {region}");
+            }
+        }
+        assert_eq!(e164(us("011 49 151 23456789")), "+4915123456789");
+        assert_eq!(e164(in_region("GB", "0049 151 23456789")), "+4915123456789");
     }
 
     #[test]

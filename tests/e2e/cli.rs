@@ -96,3 +96,51 @@ fn admin_commands_manage_workspaces_users_agents_and_keys() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn directory_tokens_from_the_cli() {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}", uuid::Uuid::now_v7().simple()));
+    let d = dir.as_path();
+    ok(switchboard(d, &["admin", "create-workspace", "--name", "Acme"]));
+    let created = ok(switchboard(
+        d,
+        &[
+            "admin",
+            "create-directory-token",
+            "--workspace",
+            "acme",
+            "--name",
+            "Lobby phones",
+            "--labels",
+            "sales,vip",
+            "--cap",
+            "yealink=300",
+            "--base-url",
+            "http://pbx.example:8080/",
+        ],
+    ));
+    let token = created
+        .lines()
+        .find_map(|l| l.strip_prefix("token (shown once): "))
+        .unwrap_or_else(|| panic!("{created}"))
+        .trim()
+        .to_owned();
+    assert!(created.contains(&format!("http://pbx.example:8080/d/{token}/directory.xml")), "{created}");
+    assert!(created.contains(&format!("http://pbx.example:8080/d/{token}/yealink.xml")), "{created}");
+    let listed = ok(switchboard(d, &["admin", "list-directory-tokens", "--workspace", "acme"]));
+    assert!(listed.contains("Lobby phones") && listed.contains("labels=sales,vip"), "{listed}");
+    assert!(!listed.contains(&token), "lists never show the token");
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+    fails(
+        switchboard(d, &["admin", "create-directory-token", "--workspace", "acme", "--name", "X", "--cap", "nokia=5"]),
+        "caps.nokia",
+    );
+    fails(
+        switchboard(d, &["admin", "create-directory-token", "--workspace", "acme", "--name", "X", "--cap", "poly"]),
+        "expected VENDOR=N",
+    );
+    let revoked = ok(switchboard(d, &["admin", "revoke-directory-token", "--workspace", "acme", "--id", &id]));
+    assert!(revoked.contains("revoked directory token Lobby phones"), "{revoked}");
+    assert!(ok(switchboard(d, &["admin", "list-directory-tokens", "--workspace", "acme"])).contains("revoked"));
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -307,6 +307,7 @@ impl TestApp {
             "contact_emails",
             "changes",
             "idempotency_records",
+            "directory_tokens",
         ] {
             let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
             let n: i64 = db_run!(&self.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap();

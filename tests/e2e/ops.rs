@@ -82,6 +82,12 @@ async fn openapi_lists_every_route(backend: Backend) {
         "GET /api/v1/sync/stats",
         "GET /api/v1/changes",
         "GET /api/v1/events",
+        "GET /api/v1/directory-tokens",
+        "POST /api/v1/directory-tokens",
+        "GET /api/v1/directory-tokens/{id}",
+        "DELETE /api/v1/directory-tokens/{id}",
+        "GET /api/v1/lookup",
+        "GET /api/search",
         "GET /health",
         "GET /metrics",
     ];

@@ -42,6 +42,10 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?;
     db.migrate().await.context("database migration failed")?;
+    let filled = crate::contacts::store::backfill_sort_keys(&db).await.context("cannot fill directory sort keys")?;
+    if filled > 0 {
+        tracing::info!(contacts = filled, "filled the directory sort keys of existing contacts");
+    }
     Ok(db)
 }
 
@@ -248,11 +252,14 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi, socke
         .merge(crate::auth::routes::router())
         .merge(crate::users::routes::router())
         .merge(crate::api_keys::routes::router())
+        .merge(crate::directory::token_routes::router())
+        .merge(crate::directory::routes::router())
         .merge(crate::agents::routes::router())
         .merge(crate::contacts::routes::router())
         .merge(crate::contacts::agent::router())
         .merge(crate::feed::routes::router())
         .merge(crate::sync::routes::router())
+        .merge(crate::lookup::routes::router())
         .merge(crate::realtime::sse::router())
         .merge(crate::ops::router())
         .split_for_parts();

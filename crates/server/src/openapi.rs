@@ -26,9 +26,11 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
         (name = "api-keys", description = "API keys (admin)"),
         (name = "agents", description = "Field agents (admin)"),
         (name = "contacts", description = "Contacts (canonical API)"),
+        (name = "lookup", description = "Caller lookup by phone number, any format (contacts:read)"),
         (name = "agent", description = "The seed-001 agent API: flat contacts in {success, data}; validation errors are 400"),
         (name = "sync", description = "Delta sync, offline push, devices, statistics, events"),
         (name = "changes", description = "The change feed as audit log (admin)"),
+        (name = "directory", description = "Desk-phone directories: directory tokens (admin) and the vendor XML documents phones read"),
         (name = "ops", description = "Health and metrics"),
     )
 )]

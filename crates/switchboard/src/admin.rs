@@ -8,7 +8,7 @@ use switchboard_server::Config;
 use switchboard_server::app::connect_and_migrate;
 use switchboard_server::error::AppError;
 use switchboard_server::pagination::{ListQuery, PageRequest};
-use switchboard_server::{agents, api_keys, users, workspaces};
+use switchboard_server::{agents, api_keys, directory, users, workspaces};
 
 /// Admin subcommands.
 #[derive(Debug, Subcommand)]
@@ -70,6 +70,40 @@ pub enum AdminCommand {
         #[arg(long)]
         key: String,
     },
+    /// Create a read-only directory token for desk phones and PBXs (prints the token and its URLs once).
+    CreateDirectoryToken {
+        /// Workspace slug or id.
+        #[arg(long)]
+        workspace: String,
+        /// What uses the token ("Front desk phones").
+        #[arg(long)]
+        name: String,
+        /// Comma-separated labels: list only contacts with one of them [default: every contact]
+        #[arg(long, value_delimiter = ',')]
+        labels: Vec<String>,
+        /// Entry cap for a vendor that downloads the whole book, as vendor=N (yealink, grandstream, snom,
+        /// poly; default 1000 each); repeat for several.
+        #[arg(long = "cap", value_name = "VENDOR=N")]
+        caps: Vec<String>,
+        /// This server's address, to print complete URLs [default: print paths]
+        #[arg(long)]
+        base_url: Option<String>,
+    },
+    /// List a workspace's directory tokens (never the tokens themselves).
+    ListDirectoryTokens {
+        /// Workspace slug or id.
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Revoke a directory token by id.
+    RevokeDirectoryToken {
+        /// Workspace slug or id.
+        #[arg(long)]
+        workspace: String,
+        /// Token id (from list-directory-tokens).
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
     /// Create an agent.
     CreateAgent {
         /// Workspace slug or id.
@@ -90,6 +124,20 @@ pub enum AdminCommand {
         /// Agent code.
         #[arg(long)]
         code: String,
+    },
+    /// Insert generated contacts for benchmarks and demos, straight through the store: names, 1-3 numbers,
+    /// companies, emails, labels. No change-feed rows are written (no history or realtime events): run it
+    /// while no server serves the workspace, or restart the servers afterwards.
+    GenerateContacts {
+        /// Workspace slug or id.
+        #[arg(long)]
+        workspace: String,
+        /// How many contacts.
+        #[arg(long)]
+        count: u64,
+        /// The same seed gives the same contacts (ids and timestamps aside).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
 }
 
@@ -203,6 +251,45 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
             let k = api_keys::revoke(&db, WorkspaceId(ws.id), id.into()).await.map_err(explain)?;
             println!("revoked {} (sk_{}_…); running servers stop accepting it within 5 seconds", k.name, k.prefix);
         }
+        AdminCommand::CreateDirectoryToken { workspace: w, name, labels, caps, base_url } => {
+            let ws = workspace(w).await?;
+            let mut spec = directory::tokens::TokenSpec { name, labels, ..Default::default() };
+            for cap in caps {
+                let (vendor, n) = cap.split_once('=').with_context(|| format!("--cap {cap}: expected VENDOR=N"))?;
+                let n: u32 = n.trim().parse().with_context(|| format!("--cap {cap}: N must be a number"))?;
+                spec.caps.insert(vendor.trim().to_lowercase(), n);
+            }
+            let (record, token) =
+                directory::tokens::create(&db, WorkspaceId(ws.id), &spec, "cli").await.map_err(explain)?;
+            println!("created directory token {} ({})", record.name, record.id);
+            println!("token (shown once): {token}");
+            let base = base_url.as_deref().unwrap_or("").trim_end_matches('/');
+            for (vendor, path) in directory::token_routes::paths_for(&token) {
+                println!("  {vendor:<12} {base}{path}");
+            }
+        }
+        AdminCommand::ListDirectoryTokens { workspace: w } => {
+            let ws = workspace(w).await?;
+            let mut query = ListQuery { limit: Some(200), cursor: None };
+            loop {
+                let page = PageRequest::parse(&query).map_err(explain)?;
+                let result = directory::tokens::list(&db, WorkspaceId(ws.id), &page, "").await.map_err(explain)?;
+                for t in &result.results {
+                    let state = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                    let labels = if t.labels.is_empty() { "all".to_owned() } else { t.labels.join(",") };
+                    println!("{}  {}…  {:<8} {:<24} labels={labels}", t.id, t.hint, state, t.name);
+                }
+                match result.next.as_deref().and_then(|n| n.split("cursor=").nth(1)) {
+                    Some(c) => query.cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+        }
+        AdminCommand::RevokeDirectoryToken { workspace: w, id } => {
+            let ws = workspace(w).await?;
+            let t = directory::tokens::revoke(&db, WorkspaceId(ws.id), id).await.map_err(explain)?;
+            println!("revoked directory token {} ({}); phones using it get 401 from now on", t.name, t.id);
+        }
         AdminCommand::CreateAgent { workspace: w, code, name } => {
             let ws = workspace(w).await?;
             let code = AgentCode::parse("code", &code).map_err(field)?;
@@ -219,6 +306,26 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 .with_context(|| format!("no agent '{}' in workspace {}", code.as_str(), ws.slug))?;
             agents::update(&db, WorkspaceId(ws.id), agent.id.into(), None, Some(false)).await.map_err(explain)?;
             println!("deactivated agent {}; its keys get 403 within 5 seconds", code.as_str());
+        }
+        AdminCommand::GenerateContacts { workspace: w, count, seed } => {
+            let ws = workspace(w).await?;
+            let started = std::time::Instant::now();
+            let reported = std::cell::Cell::new(0);
+            let progress = |done: u64| {
+                if done / 100_000 > reported.get() {
+                    reported.set(done / 100_000);
+                    println!("  {done} contacts ({:.1} s)", started.elapsed().as_secs_f64());
+                }
+            };
+            let n = switchboard_server::contacts::generate::generate(&db, WorkspaceId(ws.id), count, seed, progress)
+                .await
+                .map_err(explain)?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "generated {n} contacts in {} in {seconds:.1} s ({:.0} contacts/s); no change-feed rows were written",
+                ws.slug,
+                n as f64 / seconds.max(0.001)
+            );
         }
     }
     db.close().await;

@@ -3,6 +3,7 @@
 //! (`crate::feed::writer`), so each change gets its workspace version and its `changes` row.
 
 pub mod agent;
+pub mod generate;
 pub mod input;
 pub mod routes;
 pub mod store;

@@ -19,7 +19,7 @@ pub enum Param {
 }
 
 /// Binds `params` in order onto a query of either backend.
-macro_rules! bind_params {
+macro_rules! bind_params_impl {
     ($query:expr, $params:expr) => {{
         let mut q = $query;
         for p in $params {
@@ -33,6 +33,7 @@ macro_rules! bind_params {
         q
     }};
 }
+pub(crate) use bind_params_impl as bind_params;
 
 #[derive(sqlx::FromRow)]
 struct ContactRow {
@@ -228,16 +229,18 @@ struct OwnedRow {
 /// Writes contacts of `ws` (new ones and changed ones) in multi-row statements. An existing row is only
 /// ever updated when it belongs to `ws`; the writer has checked ids against other workspaces already.
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    const COLS: usize = 18;
+    const COLS: usize = 21;
     for chunk in contacts.chunks(500) {
         let sql = format!(
             "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, \
-             department, notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at) \
+             department, notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, \
+             sort_key, given_key, family_key) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
              family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
              job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
              labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
-             version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at \
+             version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at, \
+             sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key \
              WHERE contacts.workspace_id = excluded.workspace_id",
             switchboard_store::value_rows(conn.backend(), chunk.len(), COLS)
         );
@@ -245,17 +248,72 @@ pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Cont
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for contact in chunk {
                 let f = &contact.fields;
+                let keys = SortKeys::of(contact);
                 q = q.bind(contact.id).bind(ws.0).bind(f.given_name.clone()).bind(f.family_name.clone())
                     .bind(f.nickname.clone()).bind(f.company.clone()).bind(f.job_title.clone())
                     .bind(f.department.clone()).bind(f.notes.clone()).bind(Json(f.labels.clone()))
                     .bind(Json(f.phones.clone())).bind(Json(f.emails.clone())).bind(contact.source.clone())
                     .bind(contact.created_by.clone()).bind(contact.version).bind(contact.deleted_at)
-                    .bind(contact.created_at).bind(contact.updated_at);
+                    .bind(contact.created_at).bind(contact.updated_at)
+                    .bind(keys.sort).bind(keys.given).bind(keys.family);
             }
             q.execute(&mut **c).await.map(|r| r.rows_affected())
         })?;
     }
     Ok(())
+}
+
+/// The folded keys a contact is sorted and searched by in phone directories (`switchboard_domain::fold`):
+/// its display name, given name and family name.
+pub struct SortKeys {
+    /// Folded display name: the directory order.
+    pub sort: String,
+    /// Folded given name, for prefix search.
+    pub given: Option<String>,
+    /// Folded family name, for prefix search.
+    pub family: Option<String>,
+}
+
+impl SortKeys {
+    /// The keys of `contact`.
+    pub fn of(contact: &Contact) -> Self {
+        let fold = |v: &Option<String>| v.as_deref().map(switchboard_domain::fold).filter(|k| !k.is_empty());
+        Self {
+            sort: switchboard_domain::fold(&contact.display_name),
+            given: fold(&contact.fields.given_name),
+            family: fold(&contact.fields.family_name),
+        }
+    }
+}
+
+/// Computes the directory keys of contacts written before they existed (migration 0003 adds the columns;
+/// folding is Rust, not SQL). Derived columns: no version change, no feed row. Returns rows filled.
+pub async fn backfill_sort_keys(db: &switchboard_store::Db) -> Result<u64, sqlx::Error> {
+    let mut filled = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let mut conn = tx.conn();
+        let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.sort_key IS NULL LIMIT 1000");
+        let rows: Vec<ContactRow> =
+            conn_run!(&mut conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await)?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        for contact in rows.into_iter().map(Contact::from) {
+            let keys = SortKeys::of(&contact);
+            conn_run!(&mut conn, c => sqlx::query(
+                "UPDATE contacts SET sort_key = $2, given_key = $3, family_key = $4 WHERE id = $1",
+            ).bind(contact.id).bind(keys.sort).bind(keys.given).bind(keys.family).execute(&mut **c).await
+                .map(|r| r.rows_affected()))?;
+            filled += 1;
+        }
+        tx.commit().await?;
+    }
+}
+
+/// The last 7 digits of a stored number, the key of caller lookup's trailing-digits match (NULL when shorter).
+pub fn tail7(digits: &str) -> Option<&str> {
+    (digits.len() >= 7 && digits.is_ascii()).then(|| &digits[digits.len() - 7..])
 }
 
 /// Deletes the `contact_phones` rows of `old` and inserts the current lists of `contacts`.
@@ -270,14 +328,16 @@ pub async fn replace_phones(
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
     for chunk in rows.chunks(1_000) {
         let sql = format!(
-            "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind) VALUES {}",
-            switchboard_store::value_rows(conn.backend(), chunk.len(), 8)
+            "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, tail7) \
+             VALUES {}",
+            switchboard_store::value_rows(conn.backend(), chunk.len(), 9)
         );
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (id, i, p) in chunk {
                 q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(p.raw.clone()).bind(p.e164.clone())
-                    .bind(p.extension.clone()).bind(p.digits.clone()).bind(p.kind.clone());
+                    .bind(p.extension.clone()).bind(p.digits.clone()).bind(p.kind.clone())
+                    .bind(tail7(&p.digits).map(str::to_owned));
             }
             q.execute(&mut **c).await.map(|r| r.rows_affected())
         })?;

@@ -59,6 +59,25 @@ pub struct WorkspaceSettings {
     /// Longest internal extension (digits, default 6).
     #[serde(default)]
     pub extension_max_digits: Option<u8>,
+    /// Caller lookup: the fewest trailing digits a partial match may share (7–15, default 7). A number is
+    /// never matched on fewer; exact E.164 matches and internal extensions compare whole numbers.
+    #[serde(default)]
+    pub lookup_min_digits: Option<u8>,
+    /// Desk phones: dialled before every public number for an outside line, e.g. `9` (default none).
+    #[serde(default)]
+    pub dial_outside_line: Option<String>,
+    /// Desk phones: the international prefix (default the region's: `011` in the US and Canada, `00` in
+    /// most other countries).
+    #[serde(default)]
+    pub dial_international_prefix: Option<String>,
+    /// Desk phones: how domestic numbers are dialled: `national` (default; UK `02079460958`, US
+    /// `4155550100`), `international` (like foreign numbers), or digits to put before the national number
+    /// (`1` → US `14155550100`).
+    #[serde(default)]
+    pub dial_domestic: Option<String>,
+    /// Grandstream phone books: the phone account numbers are dialled from (0–5 for accounts 1–6, default 0).
+    #[serde(default)]
+    pub grandstream_account_index: Option<u8>,
 }
 
 impl WorkspaceSettings {
@@ -76,6 +95,39 @@ impl WorkspaceSettings {
             policy.extension_digits = lo..=hi;
         }
         policy
+    }
+
+    /// The fewest trailing digits a caller lookup may match on. An out-of-range stored value falls back to
+    /// the default (this only guards against hand-edited rows).
+    pub fn lookup_min_digits(&self) -> u8 {
+        self.lookup_min_digits
+            .filter(|n| switchboard_domain::lookup::MIN_DIGITS.contains(n))
+            .unwrap_or(switchboard_domain::lookup::DEFAULT_MIN_DIGITS)
+    }
+
+    /// How desk phones dial this workspace's numbers. Unusable stored values fall back to the region's
+    /// defaults (settings are validated when written; this only guards against hand-edited rows).
+    pub fn dial_settings(&self) -> switchboard_domain::directory::DialSettings {
+        use switchboard_domain::directory::{DialSettings, DomesticDialing};
+        let defaults = DialSettings::for_region(self.phone_policy().region);
+        let mut dial = defaults.clone();
+        if let Some(v) = &self.dial_outside_line {
+            dial.outside_line = v.trim().to_owned();
+        }
+        if let Some(v) = self.dial_international_prefix.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            dial.international_prefix = v.to_owned();
+        }
+        match self.dial_domestic.as_deref().map(str::trim) {
+            None | Some("" | "national") => {}
+            Some("international") => dial.domestic = DomesticDialing::International,
+            Some(prefix) => dial.domestic = DomesticDialing::NationalWithPrefix(prefix.to_owned()),
+        }
+        if dial.validate().is_ok() { dial } else { defaults }
+    }
+
+    /// The Grandstream account index (0–5).
+    pub fn grandstream_account_index(&self) -> u8 {
+        self.grandstream_account_index.filter(|i| *i <= 5).unwrap_or(0)
     }
 }
 

@@ -12,7 +12,8 @@
 //! - `seed`: creates contacts through `POST /api/contacts/bulk`, 1,000 per request, a few in parallel;
 //! - `download`: a fresh device downloads everything with delta pages from version 0;
 //! - `fanout`: N Socket.IO clients over raw WebSockets and timed REST writes, the realtime fan-out
-//!   latency (`fanout.rs`; the same measurement and JSON as `bench/fanout/fanout.mjs`).
+//!   latency (`fanout.rs`; the same measurement and JSON as `bench/fanout/fanout.mjs`);
+//! - `lookup`: caller lookups of numbers sampled from the workspace (`lookup.rs`, `bench/directory.sh`).
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
@@ -33,6 +34,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Barrier;
 
 mod fanout;
+mod lookup;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Result<T, E = Error> = std::result::Result<T, E>;
@@ -70,6 +72,8 @@ enum Command {
     Download(DownloadArgs),
     /// Realtime fan-out: N Socket.IO clients, W timed REST writes, delivery latency to every client.
     Fanout(fanout::FanoutArgs),
+    /// Caller lookups (`/api/v1/lookup`, optionally `/d/{token}/cnam`) of numbers sampled from the workspace.
+    Lookup(lookup::LookupArgs),
 }
 
 #[derive(Args, Clone)]
@@ -182,6 +186,7 @@ fn main() {
             Command::Seed(a) => seed(a).await,
             Command::Download(a) => download(a).await,
             Command::Fanout(a) => fanout::fanout(a, threads).await,
+            Command::Lookup(a) => lookup::lookup(a).await,
         }
     });
     match result {

@@ -17,6 +17,7 @@ db_tests!(
     cisco_pages_visit_every_entry_once_both_ways,
     paging_while_contacts_change_sees_stable_entries_once,
     cisco_search_letters_and_charsets,
+    cisco_search_results_page_both_ways,
     whole_book_vendors_apply_labels_and_caps,
     cnam_answers_the_callers_name_as_text,
 );
@@ -179,6 +180,23 @@ async fn walk_next(app: &TestApp, start: &str) -> (Vec<Vec<(String, String)>>, V
     (pages, paths)
 }
 
+/// Previous from each page after the first leads to the page before it (as Next walked them).
+async fn assert_previous_leads_back(app: &TestApp, pages: &[Vec<(String, String)>], paths: &[String]) {
+    for i in 1..paths.len() {
+        let (_, _, doc) = fetch(app, &paths[i]).await;
+        let previous = soft_key(&doc, "Previous").expect("a Previous soft key after the first page");
+        let (_, _, before) = fetch(app, &path_of(&previous)).await;
+        assert_cisco_valid(&before);
+        let got: Vec<(String, String)> = children(&before, "DirectoryEntry")
+            .into_iter()
+            .map(|e| (e["Name"].clone(), e["Telephone"].clone()))
+            .collect();
+        assert_eq!(got, pages[i - 1], "Previous of page {i}");
+        let next = soft_key(&before, "Next").expect("the page before has a Next");
+        assert_eq!(fetch(app, &path_of(&next)).await.2, doc, "Next of Previous of page {i} is page {i}");
+    }
+}
+
 async fn tokens_are_admin_only_shown_once_and_revocable(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let agent = app.agent_key("AG1").await;
@@ -287,16 +305,7 @@ async fn cisco_pages_visit_every_entry_once_both_ways(backend: Backend) {
     assert!(entries.iter().all(|(_, t)| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit())));
     assert!(entries.iter().any(|(n, _)| n.ends_with(')')), "type suffixes: {entries:?}");
 
-    // Previous from each page leads to the page before it.
-    for i in 1..paths.len() {
-        let (_, _, doc) = fetch(&app, &paths[i]).await;
-        let previous = soft_key(&doc, "Previous").expect("a Previous soft key after the first page");
-        let (_, _, before) = fetch(&app, &path_of(&previous)).await;
-        assert_cisco_valid(&before);
-        let got: Vec<String> = children(&before, "DirectoryEntry").into_iter().map(|e| e["Name"].clone()).collect();
-        let want: Vec<String> = pages[i - 1].iter().map(|(n, _)| n.clone()).collect();
-        assert_eq!(got, want, "Previous of page {i}");
-    }
+    assert_previous_leads_back(&app, &pages, &paths).await;
     let (_, _, first) = fetch(&app, &paths[0]).await;
     assert!(soft_key(&first, "Previous").is_none());
     let keys: Vec<String> = children(&first, "SoftKeyItem").into_iter().map(|k| k["URL"].clone()).collect();
@@ -360,6 +369,8 @@ async fn cisco_search_letters_and_charsets(backend: Backend) {
         ("Carol".to_owned(), "<&\"'>".to_owned(), vec!["204".to_owned()]),
     ];
     seed(&app, &key, &book).await;
+    let company = json!({"company": "Annex Ltd", "phones": [{"value": "+1 415 555 0142"}]});
+    assert_eq!(app.post("/api/v1/contacts", &app.api_key, &company).send().await.unwrap().status(), 201);
     let (_, token) = create_token(&app, json!({"name": "Desk"})).await;
 
     let (_, _, form) = fetch(&app, &format!("/d/{token}/search.xml")).await;
@@ -367,13 +378,36 @@ async fn cisco_search_letters_and_charsets(backend: Backend) {
     let inputs = children(&form, "InputItem");
     assert_eq!(inputs.len(), 2);
     let names = |doc: &[u8]| children(doc, "DirectoryEntry").into_iter().map(|e| e["Name"].clone()).collect::<Vec<_>>();
-    // Name search: given or family prefix, case and accents ignored.
+    // Name search: given, family or (for a company) display name prefix, case and accents ignored, in the
+    // order of the matching name (ann, annan, annex ltd, annika); with a space, the whole name.
     let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?n=ann")).await;
     assert_cisco_valid(&doc);
-    assert_eq!(names(&doc), vec!["Ann Lee", "Ánnika Östberg", "Bob Annan"]);
-    // Number search by digits.
+    assert_eq!(names(&doc), vec!["Ann Lee", "Bob Annan", "Annex Ltd", "Ánnika Östberg"]);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?n=Ann%20L")).await;
+    assert_eq!(names(&doc), vec!["Ann Lee"]);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?n=bob%20a")).await;
+    assert_eq!(names(&doc), vec!["Bob Annan"]);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?n=%C3%96st")).await;
+    assert_eq!(names(&doc), vec!["Ánnika Östberg"]);
+    // Number search: numbers starting with the digits, read as a national number (area code 415 → +1 415 …)
+    // or as typed (an extension, or an international number), then numbers ending with them.
+    let numbers = |doc: &[u8]| {
+        children(doc, "DirectoryEntry")
+            .into_iter()
+            .map(|e| (e["Name"].clone(), e["Telephone"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=415")).await;
+    assert_cisco_valid(&doc);
+    assert_eq!(names(&doc), vec!["Ann Lee", "Annex Ltd", "Bob Annan"]);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=0199")).await;
+    assert_eq!(numbers(&doc), vec![("Bob Annan".to_owned(), "4155550199".to_owned())]);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=01146")).await;
+    assert_eq!(names(&doc), vec!["Ánnika Östberg"], "after the international prefix");
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=20")).await;
+    assert_eq!(names(&doc), vec!["Carol <&\"'>"], "an extension by its first digits");
     let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=555-01")).await;
-    assert_eq!(names(&doc), vec!["Ann Lee", "Bob Annan"]);
+    assert_eq!(names(&doc), Vec::<String>::new(), "digits in the middle of a number are no match");
     // Letter group; hostile names escaped.
     let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?l=c")).await;
     assert_cisco_valid(&doc);
@@ -398,6 +432,42 @@ async fn cisco_search_letters_and_charsets(backend: Backend) {
     assert!(doc.windows(6).any(|w| w == b"Lukasz"), "outside Latin-1 transliterated");
     assert!(doc.contains(&0xD6), "Ö stays one Latin-1 byte");
     assert_cisco_valid(&doc);
+}
+
+/// Search results longer than a page: a name search merges contacts matched by given and by family name
+/// (each once, under its smallest matching name), a number search lists matching numbers only; both are
+/// walked by Next and back by Previous.
+async fn cisco_search_results_page_both_ways(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.agent_key("AG1").await;
+    let mut book = people(60); // family names Family0…Family59
+    book.extend((0..30).map(|i| (format!("Fam{i:02}"), "Zed".to_owned(), vec![format!("+1 646 555 {:04}", i)])));
+    book.extend((0..5).map(|i| (format!("Famous{i}"), "Family".to_owned(), vec![format!("+44 20 7946 {:04}", i)])));
+    book.push(("Other".to_owned(), "Person".to_owned(), vec!["+1 212 999 0000".to_owned()]));
+    seed(&app, &key, &book).await;
+    let (_, token) = create_token(&app, json!({"name": "Desk"})).await;
+
+    let (pages, paths) = walk_next(&app, &format!("/d/{token}/directory.xml?n=fam")).await;
+    let entries: Vec<(String, String)> = pages.iter().flatten().cloned().collect();
+    let expected: usize =
+        book.iter().filter(|(g, f, _)| g.starts_with("Fam") || f.starts_with("Fam")).map(|b| b.2.len()).sum();
+    assert_eq!(entries.len(), expected, "every number of every match once");
+    assert_eq!(entries.iter().collect::<HashSet<_>>().len(), expected, "no entry twice");
+    assert!(pages.len() >= 4 && pages[..pages.len() - 1].iter().all(|p| p.len() == 32));
+    // "fam00" < "fam29" < "family" < "family0" …: the given-name matches first, then the Famous Familys
+    // (matched by their family name, which is smaller than their given name), then Family0…
+    assert_eq!(entries[0].0, "Fam00 Zed");
+    assert_eq!(entries[30].0, "Famous0 Family");
+    assert_previous_leads_back(&app, &pages, &paths).await;
+
+    let (pages, paths) = walk_next(&app, &format!("/d/{token}/directory.xml?t=212")).await;
+    let entries: Vec<(String, String)> = pages.iter().flatten().cloned().collect();
+    let expected: usize = book.iter().flat_map(|b| &b.2).filter(|n| n.starts_with("+1 212")).count();
+    assert_eq!(entries.len(), expected, "every number starting with the area code, once");
+    assert!(entries.iter().all(|(_, t)| t.starts_with("212")), "only the matching numbers: {entries:?}");
+    let telephones: Vec<&String> = entries.iter().map(|(_, t)| t).collect();
+    assert!(telephones.windows(2).all(|w| w[0] <= w[1]), "in number order");
+    assert_previous_leads_back(&app, &pages, &paths).await;
 }
 
 async fn whole_book_vendors_apply_labels_and_caps(backend: Backend) {

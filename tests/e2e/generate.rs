@@ -73,14 +73,14 @@ async fn generated_contacts_are_complete_and_sync_from_zero(backend: Backend) {
     let emails = count("SELECT COUNT(*) FROM contact_emails WHERE workspace_id = $1").await;
     assert!(emails > COUNT / 5, "emails: {emails}");
 
-    // Every number's row: the trailing seven digits filled, and the same numbers as the contact's list.
+    // Every number's row: the reversed digits filled, and the same numbers as the contact's list.
     let phones: Vec<(String, Option<String>)> = db_run!(&app.db, pool => sqlx::query_as(
-        "SELECT digits, tail7 FROM contact_phones WHERE workspace_id = $1",
+        "SELECT digits, digits_rev FROM contact_phones WHERE workspace_id = $1",
     ).bind(ws).fetch_all(pool).await)
     .unwrap();
     assert!(phones.len() as i64 >= COUNT && phones.len() as i64 <= 3 * COUNT, "{} numbers", phones.len());
-    for (digits, tail7) in &phones {
-        assert_eq!(tail7.as_deref(), Some(&digits[digits.len() - 7..]), "{digits}");
+    for (digits, reversed) in &phones {
+        assert_eq!(reversed.clone(), Some(digits.chars().rev().collect::<String>()), "{digits}");
     }
 
     // A device downloads everything from version 0, in version order.

@@ -20,6 +20,25 @@ pub struct PhoneEntry {
     /// `mobile`, `work`, `home`, `main`, `fax` or `other`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// The digits of the national format, with the trunk prefix where the number's country dials one
+    /// (`02079460958` for +44 20 7946 0958): what a phone in that country dials. Absent for internal
+    /// extensions (and numbers stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub national: Option<String>,
+}
+
+impl PhoneEntry {
+    /// A parsed number of this type.
+    pub fn new(parsed: crate::ParsedPhone, kind: impl Into<String>) -> Self {
+        Self {
+            raw: parsed.raw,
+            e164: parsed.e164,
+            extension: parsed.extension,
+            digits: parsed.digits,
+            kind: kind.into(),
+            national: parsed.national,
+        }
+    }
 }
 
 /// One email address of a contact.
@@ -255,6 +274,7 @@ mod tests {
             extension: None,
             digits: format!("{n}{n}{n}"),
             kind: "work".into(),
+            national: None,
         }
     }
 

@@ -11,14 +11,14 @@ use serde::Serialize;
 use std::ops::RangeInclusive;
 
 /// The allowed values of the workspace setting `lookup_min_digits`: the fewest trailing digits a partial
-/// match may share. Never below 7, which is also the width of the indexed `tail7` column that makes the
-/// trailing match an index lookup; never above 15, the longest E.164 number.
+/// match may share. Never below 7, the width of the suffix the candidate query looks up in the index of
+/// reversed digits (`contact_phones.digits_rev`); never above 15, the longest E.164 number.
 pub const MIN_DIGITS: RangeInclusive<u8> = 7..=15;
 
 /// The default of `lookup_min_digits`: a local number without its area code (`555-0100`).
 pub const DEFAULT_MIN_DIGITS: u8 = 7;
 
-/// Width of the indexed suffix (`contact_phones.tail7`).
+/// Width of the suffix the candidate query looks up (a prefix range of `contact_phones.digits_rev`).
 pub const TAIL_DIGITS: usize = 7;
 
 /// Words that introduce an extension after a number, as [`ParsedPhone::parse`] reads them.
@@ -189,8 +189,8 @@ impl LookupKey {
         self.internal.is_some()
     }
 
-    /// The last [`TAIL_DIGITS`] digits every national or trailing match ends with: the value to look up in
-    /// the `tail7` index. `None` when only an exact (or internal) match is possible.
+    /// The last [`TAIL_DIGITS`] digits every national or trailing match ends with: the suffix to look up in
+    /// the index of reversed digits. `None` when only an exact (or internal) match is possible.
     pub fn tail7(&self) -> Option<&str> {
         let digits = self.trailing.as_deref().or(self.national.as_deref())?;
         digits.len().checked_sub(TAIL_DIGITS).map(|start| &digits[start..])
@@ -381,7 +381,7 @@ mod tests {
     /// A stored number as the contacts API stores it (parsed in `region`).
     fn stored(region: &str, raw: &str) -> PhoneEntry {
         let p = ParsedPhone::parse("phone", raw, &policy(region)).unwrap_or_else(|e| panic!("{raw:?}: {e}"));
-        PhoneEntry { raw: p.raw, e164: p.e164, extension: p.extension, digits: p.digits, kind: "work".into() }
+        PhoneEntry::new(p, "work")
     }
 
     fn score(key: &LookupKey, phone: &PhoneEntry) -> Option<Match> {

@@ -40,6 +40,15 @@ impl Region {
     pub fn as_str(&self) -> &str {
         self.0.as_ref()
     }
+
+    /// The trunk prefix dialled before a national number (`1` in North America, `0` in most countries),
+    /// if the region has one.
+    pub fn trunk_prefix(&self) -> Option<&'static str> {
+        phonenumber::metadata::DATABASE
+            .by_id(self.as_str())
+            .and_then(|m| m.national_prefix())
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    }
 }
 
 impl Default for Region {
@@ -104,6 +113,9 @@ pub struct ParsedPhone {
     pub extension: Option<String>,
     /// The E.164 digits without `+`, or an internal extension's digits.
     pub digits: String,
+    /// The digits of the number's national format, with the trunk prefix where its country dials one
+    /// (`02079460958`, `4155550100`): what a phone in that country dials. `None` for an internal extension.
+    pub national: Option<String>,
 }
 
 impl ParsedPhone {
@@ -144,7 +156,7 @@ impl ParsedPhone {
             && written.chars().all(|c| c.is_ascii_digit() || is_separator(c))
             && u8::try_from(digits.len()).is_ok_and(|n| policy.extension_digits.contains(&n));
         if is_extension {
-            return Ok(Self { raw: trimmed.to_owned(), e164: None, extension: None, digits });
+            return Ok(Self { raw: trimmed.to_owned(), e164: None, extension: None, digits, national: None });
         }
 
         // Parsing alone accepts any digit string of a plausible length; validity against the region's
@@ -159,7 +171,12 @@ impl ParsedPhone {
             None if written.trim_start().starts_with('+') => (None, input),
             None => (Some(policy.region.0), input),
         };
-        let Some(number) = phonenumber::parse(region, &input).ok().filter(phonenumber::is_valid) else {
+        let international = region.is_none();
+        let Some(number) = phonenumber::parse(region, &input)
+            .ok()
+            .filter(phonenumber::is_valid)
+            .filter(|n| !international || keeps_typed_digits(n, &input))
+        else {
             return Err(if written.trim_start().starts_with('+') {
                 err("is not a valid phone number (check the country code and the number of digits)")
             } else {
@@ -177,6 +194,9 @@ impl ParsedPhone {
             // A dangling "ext" with no digits is no extension.
             extension: number.extension().map(ToString::to_string).filter(|e| !e.is_empty()),
             digits,
+            // Formatting runs the metadata's patterns (microseconds): done once here, not on every
+            // directory page that dials the number.
+            national: national_form(&number),
         })
     }
 
@@ -184,6 +204,39 @@ impl ParsedPhone {
     pub fn is_internal(&self) -> bool {
         self.e164.is_none()
     }
+}
+
+/// The digits of the number's national format ("020 7946 0958" → "02079460958"), which carries the trunk
+/// prefix exactly where the country uses one. `None` if the metadata cannot format it.
+pub(crate) fn national_form(number: &phonenumber::PhoneNumber) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    // The formatter reports unknown country codes as `fmt::Error`, so it is written, not `to_string`ed.
+    write!(text, "{}", number.format().mode(phonenumber::Mode::National)).ok()?;
+    let mut digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    // The format ends with the extension (" ext. 12"), which is kept apart.
+    if let Some(extension) = number.extension().map(|e| e.to_string()).filter(|e| !e.is_empty()) {
+        digits.truncate(digits.strip_suffix(extension.as_str()).map_or(digits.len(), str::len));
+    }
+    (!digits.is_empty()).then_some(digits)
+}
+
+/// Whether a number written in international form was read with the digits typed after its country code:
+/// its national number, optionally after that country's trunk prefix (`+44 (0)20 …`), then the extension.
+/// A guard: given a home region, phonenumber 0.3.10 strips that region's trunk prefix from foreign numbers
+/// (`+49 170 …` became `+49 70 …` with US); a number read with other digits than typed would dial a
+/// stranger, so it is refused rather than stored.
+fn keeps_typed_digits(number: &phonenumber::PhoneNumber, input: &str) -> bool {
+    let typed: String = input.chars().filter(char::is_ascii_digit).collect();
+    let Some(mut rest) = typed.strip_prefix(&number.code().value().to_string()) else { return false };
+    if let Some(ext) = number.extension().map(|e| e.to_string()) {
+        rest = rest.strip_suffix(ext.as_str()).unwrap_or(rest);
+    }
+    let national = number.national().to_string();
+    let trunk = phonenumber::metadata::DATABASE
+        .by_code(&number.code().value())
+        .and_then(|m| m.first().and_then(|m| m.national_prefix().map(str::to_owned)));
+    rest == national || trunk.is_some_and(|t| rest.strip_prefix(t.as_str()) == Some(national.as_str()))
 }
 
 /// `text` with a leading international (IDD) prefix of `region` (`011` in the US, `00` in most countries,
@@ -261,6 +314,39 @@ mod tests {
 
     /// phonenumber 0.3.10 applies the home region's trunk prefix to `+` numbers when given a region: these
     /// were stored as different numbers (or refused) from a US workspace.
+    #[test]
+    fn the_national_form_is_kept_with_its_trunk_prefix_and_without_the_extension() {
+        for (raw, national) in [
+            ("+44 20 7946 0958", "02079460958"),
+            ("+1 415 555 0100 ext. 12", "4155550100"),
+            ("+49 30 901820", "030901820"),
+            ("+39 02 1234 5678", "0212345678"),
+        ] {
+            let phone = ParsedPhone::parse("phone", raw, &PhonePolicy::default()).unwrap();
+            assert_eq!(phone.national.as_deref(), Some(national), "{raw}");
+        }
+        assert_eq!(ParsedPhone::parse("phone", "204", &PhonePolicy::default()).unwrap().national, None);
+    }
+
+    #[test]
+    fn international_numbers_keep_every_digit_typed() {
+        let de = PhonePolicy { region: Region::parse("region", "DE").unwrap(), ..PhonePolicy::default() };
+        for raw in ["+49 170 74090451", "0049 170 74090451"] {
+            let phone = ParsedPhone::parse("phone", raw, &de).unwrap();
+            assert_eq!(phone.e164.as_deref(), Some("+4917074090451"), "{raw}");
+        }
+        for (raw, e164) in [
+            ("+49 170 7409045", "+491707409045"),
+            ("+49 (0)170 7409045", "+491707409045"),
+            ("+44 (0)20 7946 0958", "+442079460958"),
+            ("+39 02 1234 5678", "+390212345678"),
+            ("+1 415 555 0100 ext. 12", "+14155550100"),
+        ] {
+            let phone = ParsedPhone::parse("phone", raw, &PhonePolicy::default()).unwrap();
+            assert_eq!(phone.e164.as_deref(), Some(e164), "{raw}");
+        }
+    }
+
     #[test]
     fn foreign_numbers_keep_their_digits_whatever_the_home_region() {
         for (raw, want) in [

@@ -264,20 +264,28 @@ enum Op {
     CiscoLetterGroup,
     CiscoNumberSearchShort,
     CiscoNumberSearchFull,
+    CiscoPreviousPage,
+    CiscoNameSearchRare,
+    CiscoNameSearchNone,
+    CiscoNumberSearchLast4,
 }
 
-const OPS: [(Op, &str); 11] = [
+const OPS: [(Op, &str); 15] = [
     (Op::LookupE164, "lookup: E.164 (+14155550100)"),
     (Op::LookupNationalDomestic, "lookup: national number, domestic (4155550100)"),
     (Op::LookupNationalForeign, "lookup: national number, foreign (2079460958)"),
     (Op::LookupTail7, "lookup: last 7 digits (5550100)"),
     (Op::LookupUnknown, "lookup: unknown number (+1 907 …)"),
     (Op::CiscoFirstPage, "cisco: first page (v=all)"),
-    (Op::CiscoDeepPage, "cisco: page halfway through (cursor, with Previous)"),
+    (Op::CiscoDeepPage, "cisco: page halfway through (cursor p=)"),
+    (Op::CiscoPreviousPage, "cisco: the page before it (Previous, cursor b=)"),
     (Op::CiscoNameSearch, "cisco: name search n=mar"),
     (Op::CiscoLetterGroup, "cisco: letter group l=m"),
     (Op::CiscoNumberSearchShort, "cisco: number search t=4155 (4 digits)"),
     (Op::CiscoNumberSearchFull, "cisco: number search, one contact's full national number"),
+    (Op::CiscoNumberSearchLast4, "cisco: number search, a number's last 4 digits"),
+    (Op::CiscoNameSearchRare, "cisco: name search n=smirn (a family name)"),
+    (Op::CiscoNameSearchNone, "cisco: name search n=qqx (no match)"),
 ];
 
 impl Fixture {
@@ -320,6 +328,13 @@ impl Fixture {
             Op::CiscoLetterGroup => self.cisco(&[("l", "m".into())]).await,
             Op::CiscoNumberSearchShort => self.cisco(&[("t", "4155".into())]).await,
             Op::CiscoNumberSearchFull => self.cisco(&[("t", self.full_number.clone())]).await,
+            Op::CiscoNumberSearchLast4 => {
+                let number = self.pick(&self.tail7);
+                self.cisco(&[("t", number[number.len() - 4..].to_owned())]).await
+            }
+            Op::CiscoPreviousPage => self.cisco(&[("v", "all".into()), ("b", self.deep.encode())]).await,
+            Op::CiscoNameSearchRare => self.cisco(&[("n", "smirn".into())]).await,
+            Op::CiscoNameSearchNone => self.cisco(&[("n", "qqx".into())]).await,
         }
     }
 
@@ -433,4 +448,8 @@ benches!(
     cisco_letter_group => Op::CiscoLetterGroup,
     cisco_number_search_short => Op::CiscoNumberSearchShort,
     cisco_number_search_full => Op::CiscoNumberSearchFull,
+    cisco_number_search_last4 => Op::CiscoNumberSearchLast4,
+    cisco_previous_page => Op::CiscoPreviousPage,
+    cisco_name_search_rare => Op::CiscoNameSearchRare,
+    cisco_name_search_none => Op::CiscoNameSearchNone,
 );

@@ -42,9 +42,9 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
         .await
         .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?;
     db.migrate().await.context("database migration failed")?;
-    let filled = crate::contacts::store::backfill_sort_keys(&db).await.context("cannot fill directory sort keys")?;
+    let filled = crate::contacts::store::backfill_directory_keys(&db).await.context("cannot fill directory keys")?;
     if filled > 0 {
-        tracing::info!(contacts = filled, "filled the directory sort keys of existing contacts");
+        tracing::info!(rows = filled, "filled the directory keys of existing contacts and numbers");
     }
     Ok(db)
 }

@@ -288,7 +288,7 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
         AdminCommand::RevokeDirectoryToken { workspace: w, id } => {
             let ws = workspace(w).await?;
             let t = directory::tokens::revoke(&db, WorkspaceId(ws.id), id).await.map_err(explain)?;
-            println!("revoked directory token {} ({}); phones using it get 401 from now on", t.name, t.id);
+            println!("revoked directory token {} ({}); running servers refuse it within 5 seconds", t.name, t.id);
         }
         AdminCommand::CreateAgent { workspace: w, code, name } => {
             let ws = workspace(w).await?;

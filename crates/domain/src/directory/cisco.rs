@@ -91,18 +91,28 @@ impl Entry {
 /// A number whose dial string is longer than 32 characters cannot be cut (a cut number dials someone
 /// else), so it is left out and reported. A contact without a usable name is listed under its number.
 pub fn entries(contact: &DirectoryContact, dial: &DialSettings) -> (Vec<Entry>, Vec<String>) {
-    let (fit, long): (Vec<_>, Vec<_>) =
-        contact.dialable(dial).into_iter().partition(|(_, dial)| dial.chars().count() <= MAX_FIELD);
-    let skipped = long.into_iter().map(|(phone, _)| phone.raw.clone()).collect();
+    let (entries, skipped) = numbered_entries(contact, dial);
+    (entries.into_iter().map(|(_, entry)| entry).collect(), skipped)
+}
+
+/// [`entries`], each with the index of its number in the contact's phone list.
+pub fn numbered_entries(contact: &DirectoryContact, dial: &DialSettings) -> (Vec<(usize, Entry)>, Vec<String>) {
+    let (fit, long): (Vec<_>, Vec<_>) = contact
+        .phones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| super::dial_string(p, dial).map(|d| (i, p, d)))
+        .partition(|(_, _, dial)| dial.chars().count() <= MAX_FIELD);
+    let skipped = long.into_iter().map(|(_, phone, _)| phone.raw.clone()).collect();
     let suffixes = if fit.len() > 1 {
-        type_suffixes(fit.iter().map(|(phone, _)| phone.kind.as_str()))
+        type_suffixes(fit.iter().map(|(_, phone, _)| phone.kind.as_str()))
     } else {
         vec![String::new(); fit.len()]
     };
     let entries = fit
         .into_iter()
         .zip(suffixes)
-        .map(|((_, telephone), suffix)| Entry { name: contact.name_or(&telephone), suffix, telephone })
+        .map(|((i, _, telephone), suffix)| (i, Entry { name: contact.name_or(&telephone), suffix, telephone }))
         .collect();
     (entries, skipped)
 }

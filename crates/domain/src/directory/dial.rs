@@ -3,8 +3,6 @@
 //! domestic numbers in national form).
 
 use crate::{FieldError, PhoneEntry, Region};
-use phonenumber::Mode;
-use std::fmt::Write as _;
 
 /// How numbers in the home country are dialled.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +77,26 @@ impl DialSettings {
         Ok(())
     }
 
+    /// What digits typed into a directory's number search can be the start of, as stored numbers (E.164
+    /// digits without `+`, or an internal extension's digits): the digits as typed (an international
+    /// number, or an extension), and either what follows the international prefix when they start with it
+    /// or else the digits read as a national number of the home country (trunk prefix dropped, country code added). None is a prefix of another,
+    /// so their ranges are disjoint. Number search also matches numbers that end with the typed digits.
+    pub fn search_prefixes(&self, typed: &str) -> Vec<String> {
+        let mut prefixes = vec![typed.to_owned()];
+        if let Some(rest) = typed.strip_prefix(self.international_prefix.as_str()).filter(|r| !r.is_empty()) {
+            prefixes.push(rest.to_owned());
+        } else if let Some(code) = self.home_code() {
+            let national = self.region.trunk_prefix().and_then(|t| typed.strip_prefix(t)).unwrap_or(typed);
+            prefixes.push(format!("{code}{national}"));
+        }
+        prefixes.sort();
+        prefixes.dedup();
+        let all = prefixes.clone();
+        prefixes.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q.as_str())));
+        prefixes
+    }
+
     /// The home country's calling code, `None` for a region without numbering metadata.
     fn home_code(&self) -> Option<u16> {
         phonenumber::metadata::DATABASE.by_id(self.region.as_str()).map(|m| m.country_code())
@@ -108,11 +126,19 @@ pub fn dial_string(phone: &PhoneEntry, settings: &DialSettings) -> Option<String
     if international_digits.is_empty() {
         return None;
     }
-    let number = phonenumber::parse(None, e164).ok();
-    let domestic = number.as_ref().filter(|n| Some(n.code().value()) == settings.home_code());
-    let national = match (domestic, &settings.domestic) {
-        (Some(n), DomesticDialing::National) => national_form(n),
-        (Some(n), DomesticDialing::NationalWithPrefix(prefix)) => Some(format!("{}{}", dialable(prefix), n.national())),
+    // Country codes are prefix-free, so the digits tell a domestic number without parsing it; the
+    // national form was kept when the number was stored (read from the metadata for older rows).
+    let home = settings.home_code().map(|code| code.to_string());
+    let significant = home.as_deref().and_then(|code| international_digits.strip_prefix(code));
+    let national = match (significant, &settings.domestic) {
+        (Some(_), DomesticDialing::National) => phone
+            .national
+            .as_deref()
+            .map(dialable)
+            .or_else(|| phonenumber::parse(None, e164).ok().and_then(|n| crate::phone::national_form(&n))),
+        (Some(significant), DomesticDialing::NationalWithPrefix(prefix)) => {
+            Some(format!("{}{significant}", dialable(prefix)))
+        }
         _ => None,
     };
     let mut out = dialable(&settings.outside_line);
@@ -131,16 +157,6 @@ pub fn dial_string(phone: &PhoneEntry, settings: &DialSettings) -> Option<String
     Some(out)
 }
 
-/// The digits of the number's national format ("020 7946 0958" → "02079460958"), which carries the trunk
-/// prefix exactly where the country uses one. `None` if the metadata cannot format it.
-fn national_form(number: &phonenumber::PhoneNumber) -> Option<String> {
-    let mut text = String::new();
-    // The formatter reports unknown country codes as `fmt::Error`, so it is written, not `to_string`ed.
-    write!(text, "{}", number.format().mode(Mode::National)).ok()?;
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-    (!digits.is_empty()).then_some(digits)
-}
-
 /// What a phone can dial: digits, `*`, `#` and `,` (a pause).
 pub(super) fn is_dialable(c: char) -> bool {
     c.is_ascii_digit() || matches!(c, '*' | '#' | ',')
@@ -149,4 +165,26 @@ pub(super) fn is_dialable(c: char) -> bool {
 /// `text` with everything a phone cannot dial removed.
 fn dialable(text: &str) -> String {
     text.chars().filter(|c| is_dialable(*c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(region: &str) -> DialSettings {
+        DialSettings::for_region(Region::parse("region", region).unwrap())
+    }
+
+    #[test]
+    fn search_prefixes_read_typed_digits_nationally_and_internationally() {
+        let us = settings("US");
+        assert_eq!(us.search_prefixes("4155"), ["14155", "4155"]);
+        assert_eq!(us.search_prefixes("14155"), ["14155"], "the trunk prefix 1 is the country code");
+        assert_eq!(us.search_prefixes("01144207"), ["01144207", "44207"]);
+        assert_eq!(us.search_prefixes("1"), ["1"], "'11…' is inside '1…'");
+        let gb = settings("GB");
+        assert_eq!(gb.search_prefixes("0207"), ["0207", "44207"]);
+        assert_eq!(gb.search_prefixes("0049"), ["0049", "49"]);
+        assert_eq!(gb.search_prefixes("20"), ["20", "4420"]);
+    }
 }

@@ -159,13 +159,7 @@ fn phone(kind: &str, raw: &str) -> PhoneEntry {
     let code = if raw.starts_with('+') { "GB" } else { "US" };
     let policy = PhonePolicy { region: region(code), ..PhonePolicy::default() };
     let parsed = ParsedPhone::parse("phone", raw, &policy).unwrap_or_else(|e| panic!("{raw}: {e}"));
-    PhoneEntry {
-        raw: parsed.raw,
-        e164: parsed.e164,
-        extension: parsed.extension,
-        digits: parsed.digits,
-        kind: kind.into(),
-    }
+    PhoneEntry::new(parsed, kind)
 }
 
 fn contact(
@@ -234,6 +228,7 @@ fn book() -> Vec<DirectoryContact> {
                     extension: Some("1234567890123456789012".into()),
                     digits: "14155550123".into(),
                     kind: "other".into(),
+                    national: Some("4155550123".into()),
                 },
             ],
         ),
@@ -438,7 +433,14 @@ fn dial_strings_for_extensions() {
     let uk = settings("GB", "", DomesticDialing::National);
     assert_eq!(dial_string(&phone("work", "+44 20 7946 0958 x 345"), &uk).as_deref(), Some("02079460958,345"));
     // Nothing dialable.
-    let empty = PhoneEntry { raw: "?".into(), e164: None, extension: None, digits: String::new(), kind: "work".into() };
+    let empty = PhoneEntry {
+        raw: "?".into(),
+        e164: None,
+        extension: None,
+        digits: String::new(),
+        kind: "work".into(),
+        national: None,
+    };
     assert_eq!(dial_string(&empty, &us), None);
     // Settings with junk never leak it into a dial string, and validation names the field.
     let junk = settings("US", "9 (outside)", DomesticDialing::NationalWithPrefix("+1".into()));
@@ -651,7 +653,8 @@ fn kind() -> impl Strategy<Value = String> {
 fn phone_entry() -> impl Strategy<Value = PhoneEntry> {
     prop_oneof![
         3 => ("[1-9][0-9]{6,14}", proptest::option::of("[0-9]{1,30}"), kind()).prop_map(|(digits, extension, kind)| {
-            PhoneEntry { raw: format!("+{digits}"), e164: Some(format!("+{digits}")), extension, digits, kind }
+            // No stored national form: dialling falls back to reading it from the metadata.
+            PhoneEntry { raw: format!("+{digits}"), e164: Some(format!("+{digits}")), extension, digits, kind, national: None }
         }),
         1 => ("[0-9]{2,6}", kind()).prop_map(|(digits, kind)| PhoneEntry {
             raw: digits.clone(),
@@ -659,6 +662,7 @@ fn phone_entry() -> impl Strategy<Value = PhoneEntry> {
             extension: None,
             digits,
             kind,
+            national: None,
         }),
     ]
 }

@@ -78,12 +78,20 @@ pub struct CredentialCache {
     keys: TtlMap<String, CachedKey>,
     members: TtlMap<(UserId, WorkspaceId), Option<CachedMember>>,
     settings: TtlMap<WorkspaceId, std::sync::Arc<crate::workspaces::WorkspaceSettings>>,
+    /// Live directory tokens by digest (unknown ones are not cached: random tokens cannot fill the map).
+    directory_tokens: TtlMap<String, (WorkspaceId, crate::directory::tokens::DirectoryToken)>,
 }
 
 impl CredentialCache {
     /// An empty cache whose entries live `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, keys: TtlMap::new(), members: TtlMap::new(), settings: TtlMap::new() }
+        Self {
+            ttl,
+            keys: TtlMap::new(),
+            members: TtlMap::new(),
+            settings: TtlMap::new(),
+            directory_tokens: TtlMap::new(),
+        }
     }
 
     /// A cached key by the digest of the presented secret.
@@ -114,6 +122,21 @@ impl CredentialCache {
     /// Caches a workspace's settings.
     pub fn put_settings(&self, ws: WorkspaceId, settings: std::sync::Arc<crate::workspaces::WorkspaceSettings>) {
         self.settings.put(ws, settings, self.ttl);
+    }
+
+    /// A cached live directory token by the digest of the presented token.
+    pub fn directory_token(&self, digest: &str) -> Option<(WorkspaceId, crate::directory::tokens::DirectoryToken)> {
+        self.directory_tokens.get(&digest.to_owned(), self.ttl)
+    }
+
+    /// Caches a live directory token.
+    pub fn put_directory_token(&self, digest: String, token: (WorkspaceId, crate::directory::tokens::DirectoryToken)) {
+        self.directory_tokens.put(digest, token, self.ttl);
+    }
+
+    /// Forgets a directory token (after revocation).
+    pub fn evict_directory_token(&self, id: uuid::Uuid) {
+        self.directory_tokens.evict(|_, (_, t)| t.id == id);
     }
 
     /// Forgets a key (after revocation).

@@ -526,6 +526,7 @@ mod tests {
             extension: None,
             digits: raw.into(),
             kind: "work".into(),
+            national: None,
         };
         let contact = Contact {
             id: Uuid::now_v7(),

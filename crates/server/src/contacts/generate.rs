@@ -12,7 +12,7 @@
 //!
 //! Deterministic for a seed: the same seed gives the same contacts (names, numbers, labels…) in the same
 //! order; ids (UUIDv7) and timestamps are fresh. Numbers are written in common formats and parsed with the
-//! workspace's phone policy exactly as the API parses them, so every stored form (E.164, digits, `tail7`)
+//! workspace's phone policy exactly as the API parses them, so every stored form (E.164, digits, `digits_rev`)
 //! is what an API write would store.
 
 use super::Contact;

@@ -163,7 +163,7 @@ pub fn phone(field: &str, raw: &str, kind: Option<&str>, policy: &PhonePolicy) -
         return Err(FieldError::new(field, format!("type must be one of {}", PHONE_TYPES.join(", "))));
     }
     let p = ParsedPhone::parse(field, raw, policy)?;
-    Ok(PhoneEntry { raw: p.raw, e164: p.e164, extension: p.extension, digits: p.digits, kind })
+    Ok(PhoneEntry::new(p, kind))
 }
 
 fn phones(field: &str, raw: &[PhoneInput], policy: &PhonePolicy, errors: &mut Errors) -> Vec<PhoneEntry> {

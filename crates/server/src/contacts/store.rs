@@ -36,8 +36,8 @@ macro_rules! bind_params_impl {
 pub(crate) use bind_params_impl as bind_params;
 
 #[derive(sqlx::FromRow)]
-struct ContactRow {
-    id: Uuid,
+pub(crate) struct ContactRow {
+    pub(crate) id: Uuid,
     given_name: Option<String>,
     family_name: Option<String>,
     nickname: Option<String>,
@@ -229,18 +229,19 @@ struct OwnedRow {
 /// Writes contacts of `ws` (new ones and changed ones) in multi-row statements. An existing row is only
 /// ever updated when it belongs to `ws`; the writer has checked ids against other workspaces already.
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    const COLS: usize = 21;
+    const COLS: usize = 22;
     for chunk in contacts.chunks(500) {
         let sql = format!(
             "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, \
              department, notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, \
-             sort_key, given_key, family_key) \
+             sort_key, given_key, family_key, display_key) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
              family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
              job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
              labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
              version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at, \
-             sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key \
+             sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key, \
+             display_key = excluded.display_key \
              WHERE contacts.workspace_id = excluded.workspace_id",
             switchboard_store::value_rows(conn.backend(), chunk.len(), COLS)
         );
@@ -249,13 +250,14 @@ pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Cont
             for contact in chunk {
                 let f = &contact.fields;
                 let keys = SortKeys::of(contact);
+                let display = keys.display();
                 q = q.bind(contact.id).bind(ws.0).bind(f.given_name.clone()).bind(f.family_name.clone())
                     .bind(f.nickname.clone()).bind(f.company.clone()).bind(f.job_title.clone())
                     .bind(f.department.clone()).bind(f.notes.clone()).bind(Json(f.labels.clone()))
                     .bind(Json(f.phones.clone())).bind(Json(f.emails.clone())).bind(contact.source.clone())
                     .bind(contact.created_by.clone()).bind(contact.version).bind(contact.deleted_at)
                     .bind(contact.created_at).bind(contact.updated_at)
-                    .bind(keys.sort).bind(keys.given).bind(keys.family);
+                    .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
             }
             q.execute(&mut **c).await.map(|r| r.rows_affected())
         })?;
@@ -275,6 +277,16 @@ pub struct SortKeys {
 }
 
 impl SortKeys {
+    /// The folded display name of a contact without a given or family name (a company, nickname, address
+    /// or number), for prefix search: every other display name is made of those names
+    /// ([`switchboard_domain::ContactFields::display_name`]), so a search without a space that matches it
+    /// matches one of them.
+    pub fn display(&self) -> Option<String> {
+        (self.given.is_none() && self.family.is_none()).then(|| self.sort.clone())
+    }
+}
+
+impl SortKeys {
     /// The keys of `contact`.
     pub fn of(contact: &Contact) -> Self {
         let fold = |v: &Option<String>| v.as_deref().map(switchboard_domain::fold).filter(|k| !k.is_empty());
@@ -286,9 +298,10 @@ impl SortKeys {
     }
 }
 
-/// Computes the directory keys of contacts written before they existed (migration 0003 adds the columns;
-/// folding is Rust, not SQL). Derived columns: no version change, no feed row. Returns rows filled.
-pub async fn backfill_sort_keys(db: &switchboard_store::Db) -> Result<u64, sqlx::Error> {
+/// Computes the directory keys of contacts and numbers written before they existed (migration 0003 adds
+/// the columns; folding and reversing are Rust, not SQL). Derived columns: no version change, no feed row.
+/// Returns rows filled.
+pub async fn backfill_directory_keys(db: &switchboard_store::Db) -> Result<u64, sqlx::Error> {
     let mut filled = 0;
     loop {
         let mut tx = db.begin().await?;
@@ -296,24 +309,34 @@ pub async fn backfill_sort_keys(db: &switchboard_store::Db) -> Result<u64, sqlx:
         let sql = format!("SELECT {COLUMNS} FROM contacts c WHERE c.sort_key IS NULL LIMIT 1000");
         let rows: Vec<ContactRow> =
             conn_run!(&mut conn, c => sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await)?;
-        if rows.is_empty() {
+        let phones: Vec<(Uuid, i32, String)> = conn_run!(&mut conn, c => sqlx::query_as(
+            "SELECT contact_id, position, digits FROM contact_phones WHERE digits_rev IS NULL LIMIT 1000",
+        ).fetch_all(&mut **c).await)?;
+        if rows.is_empty() && phones.is_empty() {
             return Ok(filled);
         }
         for contact in rows.into_iter().map(Contact::from) {
             let keys = SortKeys::of(&contact);
             conn_run!(&mut conn, c => sqlx::query(
-                "UPDATE contacts SET sort_key = $2, given_key = $3, family_key = $4 WHERE id = $1",
-            ).bind(contact.id).bind(keys.sort).bind(keys.given).bind(keys.family).execute(&mut **c).await
+                "UPDATE contacts SET display_key = $2, sort_key = $3, given_key = $4, family_key = $5 WHERE id = $1",
+            ).bind(contact.id).bind(keys.display()).bind(keys.sort).bind(keys.given).bind(keys.family)
+                .execute(&mut **c).await
                 .map(|r| r.rows_affected()))?;
+            filled += 1;
+        }
+        for (id, position, digits) in phones {
+            conn_run!(&mut conn, c => sqlx::query(
+                "UPDATE contact_phones SET digits_rev = $3 WHERE contact_id = $1 AND position = $2",
+            ).bind(id).bind(position).bind(reversed(&digits)).execute(&mut **c).await.map(|r| r.rows_affected()))?;
             filled += 1;
         }
         tx.commit().await?;
     }
 }
 
-/// The last 7 digits of a stored number, the key of caller lookup's trailing-digits match (NULL when shorter).
-pub fn tail7(digits: &str) -> Option<&str> {
-    (digits.len() >= 7 && digits.is_ascii()).then(|| &digits[digits.len() - 7..])
+/// A number's digits reversed (`contact_phones.digits_rev`): "ends with" as a prefix range on an index.
+pub fn reversed(digits: &str) -> String {
+    digits.chars().rev().collect()
 }
 
 /// Deletes the `contact_phones` rows of `old` and inserts the current lists of `contacts`.
@@ -328,7 +351,7 @@ pub async fn replace_phones(
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
     for chunk in rows.chunks(1_000) {
         let sql = format!(
-            "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, tail7) \
+            "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, digits_rev) \
              VALUES {}",
             switchboard_store::value_rows(conn.backend(), chunk.len(), 9)
         );
@@ -337,7 +360,7 @@ pub async fn replace_phones(
             for (id, i, p) in chunk {
                 q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(p.raw.clone()).bind(p.e164.clone())
                     .bind(p.extension.clone()).bind(p.digits.clone()).bind(p.kind.clone())
-                    .bind(tail7(&p.digits).map(str::to_owned));
+                    .bind(reversed(&p.digits));
             }
             q.execute(&mut **c).await.map(|r| r.rows_affected())
         })?;

@@ -86,7 +86,7 @@ pub fn presented_token(path_token: Option<&str>, query_token: Option<&str>, head
 /// Checks a presented token and the token's rate limit.
 pub async fn authorize(state: &AppState, presented: Option<String>) -> Result<PhoneAccess, PhoneError> {
     let presented = presented.ok_or(PhoneError::Unauthorized)?;
-    let (workspace, token) = tokens::authenticate(&state.db, &presented).await?.ok_or(PhoneError::Unauthorized)?;
+    let (workspace, token) = tokens::authenticate(state, &presented).await?.ok_or(PhoneError::Unauthorized)?;
     state.limits.check_credential(token.id).map_err(PhoneError::RateLimited)?;
     Ok(PhoneAccess { workspace, token, presented })
 }

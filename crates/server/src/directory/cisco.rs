@@ -3,7 +3,7 @@
 //! uses the token's path form and stays well under Cisco's 256 characters.
 
 use super::access::PhoneAccess;
-use super::store::{self, Search};
+use super::store::{self, Direction, Search};
 use crate::contacts::Contact;
 use crate::error::AppError;
 use base64::Engine;
@@ -49,8 +49,10 @@ impl Cursor {
 /// ones are ignored).
 #[derive(Debug, Clone, Default)]
 pub struct Request {
-    /// The page cursor (`p`).
+    /// The page cursor: where the page starts (`p`), or what it ends just before (`b`, with `back`).
     pub cursor: Option<Cursor>,
+    /// The page ends just before the cursor (a Previous link).
+    pub back: bool,
     /// The filter: letter (`l`), name (`n`) or number (`t`).
     pub search: Option<Search>,
     /// `v=all`: the list, even when the directory is large enough for the menu.
@@ -61,9 +63,10 @@ impl Request {
     /// Reads the phone's query parameters.
     pub fn parse(query: &[(String, String)]) -> Result<Self, String> {
         let get = |k: &str| query.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.trim());
-        let cursor = match get("p").filter(|p| !p.is_empty()) {
-            Some(p) => Some(Cursor::decode(p).ok_or("This page link is not valid; start again")?),
-            None => None,
+        let (cursor, back) = match (get("p").filter(|p| !p.is_empty()), get("b").filter(|b| !b.is_empty())) {
+            (Some(p), _) => (Some(Cursor::decode(p).ok_or("This page link is not valid; start again")?), false),
+            (None, Some(b)) => (Some(Cursor::decode(b).ok_or("This page link is not valid; start again")?), true),
+            (None, None) => (None, false),
         };
         let search = if let Some(name) = get("n").filter(|n| !n.is_empty()) {
             Some(Search::Name(switchboard_domain::fold(name)))
@@ -79,7 +82,7 @@ impl Request {
         } else {
             None
         };
-        Ok(Self { cursor, search, all: get("v") == Some("all") })
+        Ok(Self { cursor, back, search, all: get("v") == Some("all") })
     }
 
     /// The query string of this request's filter, to carry into page links.
@@ -128,9 +131,10 @@ pub fn directory_contact(c: &Contact) -> DirectoryContact {
     }
 }
 
-/// A contact's entries, logging the numbers that are too long for a Cisco entry.
-fn entries_of(contact: &Contact, dial: &DialSettings) -> Vec<cisco::Entry> {
-    let (entries, skipped) = cisco::entries(&directory_contact(contact), dial);
+/// A contact's entries with the positions of their numbers, logging the numbers that are too long for a
+/// Cisco entry.
+fn entries_of(contact: &Contact, dial: &DialSettings) -> Vec<(usize, cisco::Entry)> {
+    let (entries, skipped) = cisco::numbered_entries(&directory_contact(contact), dial);
     for number in skipped {
         tracing::warn!(contact = %contact.id, digits = number.len(), "number too long for a Cisco directory entry; skipped");
     }
@@ -157,66 +161,87 @@ pub fn search_form(urls: &Urls, charset: Charset) -> Vec<u8> {
     cisco::input("Search", "Enter a name or a number", &urls.directory(&[]), &items, charset)
 }
 
-/// Reads contacts in directory order from `start` and returns up to `PAGE + 1` entries with their
-/// positions (the extra one tells where the next page starts).
-async fn entries_from(
+/// A page cursor's place in the listing; `None` when its contact (or number) no longer exists.
+async fn start_at(
     conn: &mut Conn<'_>,
     access: &PhoneAccess,
     search: &Search,
-    start: Option<Cursor>,
     dial: &DialSettings,
+    cursor: Cursor,
+    inclusive: bool,
+) -> Result<Option<store::Start>, AppError> {
+    let phone = if search.lists_numbers() { i32::from(cursor.entry) } else { 0 };
+    let at = store::position_of(conn, access.workspace, search, dial, cursor.contact, phone).await?;
+    Ok(at.map(|at| store::Start { at, inclusive }))
+}
+
+/// Up to `PAGE + 1` entries from `start` in `direction`, nearest first, each with its cursor. A contact
+/// listing has one entry per number (the cursor's `entry` counts them); a number search one per matching
+/// number (`entry` is the number's position). Going forward the cursor's own entry comes first; going
+/// backward the entries before it.
+async fn read_entries(
+    conn: &mut Conn<'_>,
+    access: &PhoneAccess,
+    search: &Search,
+    dial: &DialSettings,
+    start: Option<Cursor>,
+    direction: Direction,
 ) -> Result<Vec<(Cursor, cisco::Entry)>, AppError> {
+    let numbers = search.lists_numbers();
+    // A contact listing starts at the cursor's contact whichever the direction (its entries around the
+    // cursor's are kept or dropped below); a number listing at the number itself, or just before it.
+    let inclusive = !numbers || direction == Direction::Forward;
+    let mut from = match start {
+        Some(cursor) => match start_at(conn, access, search, dial, cursor, inclusive).await? {
+            Some(at) => Some(at),
+            None if direction == Direction::Backward => return Ok(Vec::new()),
+            None => None,
+        },
+        None => None,
+    };
     let mut out = Vec::with_capacity(PAGE + 1);
-    let mut from = start.map(|c| (c.contact, true));
     loop {
-        let batch = store::from(conn, access.workspace, &access.token.labels, search, from, PAGE as i64 + 1).await?;
-        let done = batch.len() <= PAGE;
-        for contact in &batch {
-            let skip = match start {
-                Some(s) if s.contact == contact.id => s.entry as usize,
-                _ => 0,
-            };
-            for (i, entry) in entries_of(contact, dial).into_iter().enumerate().skip(skip) {
-                out.push((Cursor { contact: contact.id, entry: i.min(255) as u8 }, entry));
-                if out.len() > PAGE {
-                    return Ok(out);
-                }
+        let limit = PAGE as i64 + 1;
+        let rows =
+            store::read(conn, access.workspace, &access.token.labels, search, dial, from.as_ref(), direction, limit)
+                .await?;
+        for row in &rows {
+            let mut entries: Vec<(Cursor, cisco::Entry)> = entries_of(&row.contact, dial)
+                .into_iter()
+                .enumerate()
+                .filter(|(_, (phone, _))| !numbers || *phone == row.at.phone as usize)
+                .map(|(i, (phone, entry))| {
+                    let index = if numbers { phone } else { i };
+                    (Cursor { contact: row.contact.id, entry: index.min(255) as u8 }, entry)
+                })
+                .collect();
+            if let Some(cursor) = start.filter(|c| !numbers && c.contact == row.contact.id) {
+                entries.retain(|(c, _)| match direction {
+                    Direction::Forward => c.entry >= cursor.entry,
+                    Direction::Backward => c.entry < cursor.entry,
+                });
+            }
+            if direction == Direction::Backward {
+                entries.reverse();
+            }
+            out.extend(entries);
+            if out.len() > PAGE {
+                out.truncate(PAGE + 1);
+                return Ok(out);
             }
         }
-        match batch.last() {
-            Some(last) if !done => from = Some((last.id, false)),
+        match rows.last() {
+            Some(last) if rows.len() as i64 == limit => {
+                from = Some(store::Start { at: last.at.clone(), inclusive: false })
+            }
             _ => return Ok(out),
         }
     }
 }
 
-/// Where the page before the one starting at `start` begins, or `None` on the first page.
-async fn previous_start(
-    conn: &mut Conn<'_>,
-    access: &PhoneAccess,
-    search: &Search,
-    start: Cursor,
-    dial: &DialSettings,
-) -> Result<Option<Cursor>, AppError> {
-    let mut earlier: Vec<Cursor> =
-        (0..start.entry).rev().map(|entry| Cursor { contact: start.contact, entry }).collect();
-    let mut before = start.contact;
-    while earlier.len() < PAGE {
-        let batch = store::before(conn, access.workspace, &access.token.labels, search, before, PAGE as i64).await?;
-        for contact in &batch {
-            let n = entries_of(contact, dial).len();
-            earlier.extend((0..n).rev().map(|entry| Cursor { contact: contact.id, entry: entry.min(255) as u8 }));
-        }
-        match batch.last() {
-            Some(last) if batch.len() == PAGE => before = last.id,
-            _ => break,
-        }
-    }
-    earlier.truncate(PAGE);
-    Ok(earlier.pop())
-}
-
-/// One directory page.
+/// One directory page: the first (no cursor), the one starting at a cursor (`p`), or the one ending just
+/// before it (`b`, what Previous links to). Each reads one page of rows: Previous needs no look back, and
+/// a page is as cheap at the end of a million contacts as at the start.
 pub async fn page(
     conn: &mut Conn<'_>,
     access: &PhoneAccess,
@@ -226,16 +251,34 @@ pub async fn page(
     charset: Charset,
 ) -> Result<Vec<u8>, AppError> {
     let search = request.search.clone().unwrap_or(Search::All);
-    let mut entries = entries_from(conn, access, &search, request.cursor, dial).await?;
-    let next = (entries.len() > PAGE).then(|| entries[PAGE].0);
-    entries.truncate(PAGE);
-    let previous = match request.cursor {
-        Some(start) => previous_start(conn, access, &search, start, dial).await?,
-        None => None,
+    let (entries, previous, next) = match request.cursor {
+        Some(cursor) if request.back => {
+            let mut before = read_entries(conn, access, &search, dial, Some(cursor), Direction::Backward).await?;
+            if before.len() > PAGE {
+                before.truncate(PAGE);
+                before.reverse();
+                let previous = before.first().map(|(c, _)| Link::Back(*c));
+                (before, previous, Some(Link::From(cursor)))
+            } else {
+                // Fewer than a page before the cursor: that is the first page, shown whole.
+                first_page(conn, access, &search, dial).await?
+            }
+        }
+        Some(cursor) => {
+            let mut entries = read_entries(conn, access, &search, dial, Some(cursor), Direction::Forward).await?;
+            let next = entries.get(PAGE).map(|(c, _)| Link::From(*c));
+            entries.truncate(PAGE);
+            let previous = Link::Back(entries.first().map_or(cursor, |(c, _)| *c));
+            (entries, Some(previous), next)
+        }
+        None => first_page(conn, access, &search, dial).await?,
     };
-    let link = |cursor: Cursor| {
+    let link = |link: Link| {
         let mut query = request.filter_query();
-        query.push(("p", cursor.encode()));
+        query.push(match link {
+            Link::From(c) => ("p", c.encode()),
+            Link::Back(c) => ("b", c.encode()),
+        });
         urls.directory(&query)
     };
     let prompt = match (&search, entries.is_empty()) {
@@ -254,4 +297,25 @@ pub async fn page(
         search: Some(urls.search()),
     };
     Ok(cisco::directory(&page, charset))
+}
+
+/// A page link: the page starting at a cursor, or the one ending just before it.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    From(Cursor),
+    Back(Cursor),
+}
+
+type PageParts = (Vec<(Cursor, cisco::Entry)>, Option<Link>, Option<Link>);
+
+async fn first_page(
+    conn: &mut Conn<'_>,
+    access: &PhoneAccess,
+    search: &Search,
+    dial: &DialSettings,
+) -> Result<PageParts, AppError> {
+    let mut entries = read_entries(conn, access, search, dial, None, Direction::Forward).await?;
+    let next = entries.get(PAGE).map(|(c, _)| Link::From(*c));
+    entries.truncate(PAGE);
+    Ok((entries, None, next))
 }

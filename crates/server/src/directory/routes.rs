@@ -122,17 +122,19 @@ async fn serve(
             };
             let cap = access.token.cap(vendor) as i64;
             let mut pooled = state.db.acquire().await.map_err(crate::error::AppError::from)?;
-            let contacts = super::store::from(
+            let rows = super::store::read(
                 &mut pooled.conn(),
                 access.workspace,
                 &access.token.labels,
                 &super::store::Search::All,
+                &dial,
                 None,
+                super::store::Direction::Forward,
                 cap,
             )
             .await
             .map_err(crate::error::AppError::from)?;
-            let book: Vec<_> = contacts.iter().map(cisco::directory_contact).collect();
+            let book: Vec<_> = rows.iter().map(|r| cisco::directory_contact(&r.contact)).collect();
             let body = match vendor {
                 "yealink" => directory::yealink("Directory", &book, &dial),
                 "grandstream" => directory::grandstream(&book, &dial, settings.grandstream_account_index()),

@@ -88,5 +88,7 @@ async fn revoke_token(
     AppPath(id): AppPath<uuid::Uuid>,
 ) -> AppResult<axum::Json<DirectoryToken>> {
     principal.require(Permission::Admin)?;
-    Ok(axum::Json(tokens::revoke(&state.db, principal.workspace_id, id).await?))
+    let token = tokens::revoke(&state.db, principal.workspace_id, id).await?;
+    state.credentials.evict_directory_token(token.id);
+    Ok(axum::Json(token))
 }

@@ -153,15 +153,31 @@ pub async fn revoke(db: &Db, ws: WorkspaceId, id: Uuid) -> Result<DirectoryToken
 }
 
 /// The live token `presented` and its workspace, or `None` (unknown, malformed or revoked: the caller
-/// cannot tell which).
-pub async fn authenticate(db: &Db, presented: &str) -> Result<Option<(WorkspaceId, DirectoryToken)>, AppError> {
+/// cannot tell which). Checked tokens are cached for `credential_cache_ttl` (5 s) like API keys, so a PBX
+/// asking for a caller's name costs no token query; a revocation on this instance applies at once, one
+/// made elsewhere (another instance, the CLI) when the entry expires.
+pub async fn authenticate(
+    state: &crate::state::AppState,
+    presented: &str,
+) -> Result<Option<(WorkspaceId, DirectoryToken)>, AppError> {
     if !presented.starts_with(TOKEN_MARKER) || presented.len() > 64 {
         return Ok(None);
     }
+    let digest = digest(presented);
+    if let Some(found) = state.credentials.directory_token(&digest) {
+        return Ok(Some(found));
+    }
+    let found = lookup(&state.db, &digest).await?;
+    if let Some(found) = &found {
+        state.credentials.put_directory_token(digest, found.clone());
+    }
+    Ok(found)
+}
+
+async fn lookup(db: &Db, digest: &str) -> Result<Option<(WorkspaceId, DirectoryToken)>, AppError> {
     let sql = "SELECT t.workspace_id, t.id, t.name, t.token_hint AS hint, t.labels, t.caps, t.created_by, \
          t.created_at, t.revoked_at FROM directory_tokens t WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
-    let row: Option<WithWorkspace> =
-        db_run!(db, pool => sqlx::query_as(sql).bind(digest(presented)).fetch_optional(pool).await)?;
+    let row: Option<WithWorkspace> = db_run!(db, pool => sqlx::query_as(sql).bind(digest).fetch_optional(pool).await)?;
     Ok(row.map(|r| (WorkspaceId(r.workspace_id), r.token)))
 }
 

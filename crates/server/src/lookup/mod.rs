@@ -107,7 +107,7 @@ mod tests {
 
     fn phone(raw: &str) -> PhoneEntry {
         let p = ParsedPhone::parse("phone", raw, &PhonePolicy::default()).unwrap();
-        PhoneEntry { raw: p.raw, e164: p.e164, extension: p.extension, digits: p.digits, kind: "work".into() }
+        PhoneEntry::new(p, "work")
     }
 
     fn key(raw: &str) -> LookupKey {

@@ -1,11 +1,11 @@
 //! The SQL of caller lookup: one statement that finds the live contacts of a workspace with a number that
 //! can match a key, through the `contact_phones` indexes only (no scan, whatever the workspace's size):
-//! `(workspace_id, e164)` for the exact match, `(workspace_id, tail7)` for national and trailing matches
-//! (the longer suffix is checked in Rust), `(workspace_id, digits)` for internal extensions. The contacts
+//! `(workspace_id, e164)` for the exact match, `(workspace_id, digits_rev)` for national and trailing
+//! matches (a prefix range of the reversed last seven digits; the longer suffix is checked in Rust), `(workspace_id, digits)` for internal extensions. The contacts
 //! come by primary key, with their phone lists, which the ranking reads.
 
 use crate::contacts::Contact;
-use crate::contacts::store::{self, Param};
+use crate::contacts::store::{self, Param, reversed};
 use switchboard_domain::{LookupKey, WorkspaceId};
 use switchboard_store::Conn;
 
@@ -13,12 +13,13 @@ use switchboard_store::Conn;
 /// on every employee's card), small enough that a pathological workspace cannot make a lookup slow.
 pub const MAX_CANDIDATES: i64 = 1_000;
 
-/// Live contacts of `ws` with a number that can match `key`: the same E.164 number, the same last seven
-/// digits, or the same internal extension. A superset of the matches; [`switchboard_domain::lookup::rank`]
+/// Live contacts of `ws` with a number that can match `key`: the same E.164 number, ending with the same
+/// seven digits, or the same internal extension. A superset of the matches; [`switchboard_domain::lookup::rank`]
 /// decides.
 pub async fn candidates(conn: &mut Conn<'_>, ws: WorkspaceId, key: &LookupKey) -> Result<Vec<Contact>, sqlx::Error> {
     const EXACT: &str = "SELECT p.contact_id FROM contact_phones p WHERE p.workspace_id = $1 AND p.e164 = ";
-    const TAIL: &str = "SELECT p.contact_id FROM contact_phones p WHERE p.workspace_id = $1 AND p.tail7 = ";
+    // `digits_rev` starts with the reversed tail: `>= tail AND < tail || U+10FFFF` (no character sorts after it).
+    const TAIL: &str = "SELECT p.contact_id FROM contact_phones p WHERE p.workspace_id = $1 AND p.digits_rev >= ";
     let (ids, params) = if let Some(internal) = &key.internal {
         // Only the digits: with `e164 IS NULL` too, PostgreSQL may walk every NULL of the e164 index
         // instead (a public number never has as few digits; the ranking checks anyway).
@@ -26,11 +27,19 @@ pub async fn candidates(conn: &mut Conn<'_>, ws: WorkspaceId, key: &LookupKey) -
         (sql.to_owned(), vec![Param::Text(internal.clone())])
     } else {
         match (&key.e164, key.tail7()) {
-            (Some(e164), Some(tail)) => {
-                (format!("{EXACT}$2 UNION {TAIL}$3"), vec![Param::Text(e164.clone()), Param::Text(tail.to_owned())])
-            }
+            (Some(e164), Some(tail)) => (
+                format!("{EXACT}$2 UNION {TAIL}$3 AND p.digits_rev < $4"),
+                vec![
+                    Param::Text(e164.clone()),
+                    Param::Text(reversed(tail)),
+                    Param::Text(format!("{}\u{10FFFF}", reversed(tail))),
+                ],
+            ),
             (Some(e164), None) => (format!("{EXACT}$2"), vec![Param::Text(e164.clone())]),
-            (None, Some(tail)) => (format!("{TAIL}$2"), vec![Param::Text(tail.to_owned())]),
+            (None, Some(tail)) => (
+                format!("{TAIL}$2 AND p.digits_rev < $3"),
+                vec![Param::Text(reversed(tail)), Param::Text(format!("{}\u{10FFFF}", reversed(tail)))],
+            ),
             (None, None) => return Ok(Vec::new()),
         }
     };

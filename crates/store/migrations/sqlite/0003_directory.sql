@@ -6,16 +6,26 @@
 ALTER TABLE contacts ADD COLUMN sort_key TEXT;
 ALTER TABLE contacts ADD COLUMN given_key TEXT;
 ALTER TABLE contacts ADD COLUMN family_key TEXT;
--- Directory pages: keyset pagination on (sort_key, id) over live contacts; name search by prefix.
+-- The sort key again, only for contacts without a given or family name (companies, nicknames, …): the
+-- display name of every other contact is made of those names, which name search reads already.
+ALTER TABLE contacts ADD COLUMN display_key TEXT;
+-- Directory pages: keyset pagination on (sort_key, id) over live contacts. Name search reads the given,
+-- family and display name indexes in order, each by (key, sort_key, id), and merges them (directory::store);
+-- a search with a space ("ann l") reads the directory index itself.
 CREATE INDEX contacts_directory ON contacts (workspace_id, sort_key, id) WHERE deleted_at IS NULL;
-CREATE INDEX contacts_given_key ON contacts (workspace_id, given_key) WHERE deleted_at IS NULL;
-CREATE INDEX contacts_family_key ON contacts (workspace_id, family_key) WHERE deleted_at IS NULL;
+CREATE INDEX contacts_given_key ON contacts (workspace_id, given_key, sort_key, id) WHERE deleted_at IS NULL;
+CREATE INDEX contacts_family_key ON contacts (workspace_id, family_key, sort_key, id) WHERE deleted_at IS NULL;
+CREATE INDEX contacts_display_key ON contacts (workspace_id, display_key, sort_key, id)
+    WHERE deleted_at IS NULL AND display_key IS NOT NULL;
 
--- Caller lookup's trailing-digits match: the last 7 digits of a number (NULL when it has fewer), so
--- "ends with these ≥ 7 digits" is an index lookup followed by a check of the longer suffix.
-ALTER TABLE contact_phones ADD COLUMN tail7 TEXT;
-UPDATE contact_phones SET tail7 = substr(digits, -7) WHERE length(digits) >= 7;
-CREATE INDEX contact_phones_tail7 ON contact_phones (workspace_id, tail7) WHERE tail7 IS NOT NULL;
+-- A number's digits reversed: "ends with these digits" becomes a prefix range on an index, for caller
+-- lookup's trailing-digits match and the directory's number search. Rust reverses (SQLite has no
+-- reverse()); NULL until the server has filled older rows at startup. The digits index gains the contact
+-- and position so number search pages by keyset in index order.
+ALTER TABLE contact_phones ADD COLUMN digits_rev TEXT;
+CREATE INDEX contact_phones_digits_rev ON contact_phones (workspace_id, digits_rev, contact_id, position);
+DROP INDEX contact_phones_digits;
+CREATE INDEX contact_phones_digits ON contact_phones (workspace_id, digits, contact_id, position);
 
 -- Read-only credentials for desk phones and PBXs, which cannot send headers: the token goes in the URL
 -- path (/d/{token}/…) or HTTP Basic. Only its SHA-256 is stored; the token is shown once.

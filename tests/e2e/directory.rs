@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
+use switchboard_store::db_run;
 
 db_tests!(
     tokens_are_admin_only_shown_once_and_revocable,
@@ -20,6 +21,7 @@ db_tests!(
     cisco_search_results_page_both_ways,
     whole_book_vendors_apply_labels_and_caps,
     cnam_answers_the_callers_name_as_text,
+    directory_keys_of_older_rows_are_filled_at_startup,
 );
 
 const XSD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/directory/CiscoIPPhone.xsd");
@@ -526,4 +528,39 @@ async fn cnam_answers_the_callers_name_as_text(backend: Backend) {
     }
     assert_eq!(fetch(&app, &format!("/d/{token}/cnam")).await.0, 400);
     assert_eq!(fetch(&app, "/cnam?number=4155550100").await.0, 401);
+}
+
+/// Rows written before migration 0003 have no directory keys; the server fills them when it starts
+/// (`backfill_directory_keys`), after which search and lookup find them like any other.
+async fn directory_keys_of_older_rows_are_filled_at_startup(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let key = app.agent_key("AG1").await;
+    seed(&app, &key, &people(5)).await;
+    let company = json!({"company": "Annex Ltd", "phones": [{"value": "+1 415 555 0142"}]});
+    assert_eq!(app.post("/api/v1/contacts", &app.api_key, &company).send().await.unwrap().status(), 201);
+    let keys = "SELECT COUNT(*) FROM contacts WHERE sort_key IS NOT NULL AND (given_key IS NOT NULL OR display_key IS NOT NULL)";
+    let count = |sql: &'static str| {
+        let db = app.db.clone();
+        async move { db_run!(&db, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await).unwrap() }
+    };
+    assert_eq!(count(keys).await, 6);
+    for sql in [
+        "UPDATE contacts SET sort_key = NULL, given_key = NULL, family_key = NULL, display_key = NULL",
+        "UPDATE contact_phones SET digits_rev = NULL",
+    ] {
+        db_run!(&app.db, pool => sqlx::query(sql).execute(pool).await.map(|r| r.rows_affected())).unwrap();
+    }
+    let filled = switchboard_server::contacts::store::backfill_directory_keys(&app.db).await.unwrap();
+    assert_eq!(filled, 6 + 8, "six contacts and their eight numbers");
+    assert_eq!(count(keys).await, 6);
+    assert_eq!(count("SELECT COUNT(*) FROM contact_phones WHERE digits_rev IS NULL").await, 0);
+    assert_eq!(switchboard_server::contacts::store::backfill_directory_keys(&app.db).await.unwrap(), 0);
+
+    let (_, token) = create_token(&app, json!({"name": "Desk"})).await;
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?n=annex")).await;
+    assert_eq!(children(&doc, "DirectoryEntry").len(), 1);
+    let (_, _, doc) = fetch(&app, &format!("/d/{token}/directory.xml?t=0142")).await;
+    assert_eq!(children(&doc, "DirectoryEntry")[0]["Name"], "Annex Ltd");
+    let (status, _, body) = fetch(&app, &format!("/d/{token}/cnam?number=5550142")).await;
+    assert_eq!((status, String::from_utf8(body).unwrap()), (200, "Annex Ltd".to_owned()));
 }

@@ -152,10 +152,6 @@ async fn ping_if_idle<C: sqlx::Connection>(
     Ok(true)
 }
 
-/// SQLite's memory-map window (bytes): its default compile-time ceiling (`SQLITE_MAX_MMAP_SIZE`, just under
-/// 2 GiB); pages beyond it are read with read() as before.
-const MMAP_SIZE: u64 = 0x7fff_0000;
-
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). SQLite files are created when missing and
     /// run in WAL mode with a busy timeout and foreign keys enforced.
@@ -168,12 +164,7 @@ impl Db {
                     // WAL + NORMAL is durable against application crashes and is SQLite's recommended pair.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(opts.sqlite_busy_timeout)
-                    .foreign_keys(true)
-                    // Reads through a memory map instead of a read() call per page not in the connection's
-                    // 2 MB cache: a caller lookup probes four B-trees of a file that is 1 GiB at a million
-                    // contacts. Address space only; the pages are the OS's file cache, shared by all
-                    // connections.
-                    .pragma("mmap_size", MMAP_SIZE.to_string());
+                    .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
                     .acquire_timeout(opts.acquire_timeout)

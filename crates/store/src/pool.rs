@@ -272,3 +272,23 @@ pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled SQLite is built with the query planner stability guarantee (`.cargo/config.toml`):
+    /// without it cached statements are re-prepared whenever their bound values change.
+    #[tokio::test]
+    async fn sqlite_keeps_prepared_plans() {
+        let db = Db::connect("sqlite::memory:", &DbOptions::default()).await.unwrap();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT compile_options FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG'",
+        )
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+        assert_eq!(found.as_deref(), Some("ENABLE_QPSG"), "build with .cargo/config.toml's LIBSQLITE3_FLAGS");
+    }
+}

@@ -217,6 +217,7 @@ fn keyset(order: Order, key: &str, op: &str, at: &Position, sql: &mut Sql) -> St
 struct ListingRow {
     #[sqlx(flatten)]
     contact: ContactRow,
+    order_rank: i32,
     order_key: String,
     order_sort: String,
     order_phone: i32,
@@ -235,33 +236,73 @@ pub async fn read(
     direction: Direction,
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
+    // One statement for all branches (each its own ordered, limited subquery), so a page costs one round
+    // trip to the database whatever the listing: through sqlx's SQLite worker thread a statement's fixed
+    // cost (hand-offs each way) is many times that of such an index walk.
     let backend = conn.backend();
-    let mut rows: Vec<Row> = Vec::new();
-    for branch in branches(search, dial) {
-        let Some(sql) = branch_sql(backend, labels, &branch, start, direction, limit) else { continue };
-        let (text, params) = sql;
-        let found: Vec<ListingRow> = conn_run!(conn, c => {
-            let q = sqlx::query_as(sqlx::AssertSqlSafe(text)).bind(ws.0);
-            bind_params!(q, &params).fetch_all(&mut **c).await
-        })?;
-        rows.extend(found.into_iter().map(|r| Row {
+    let mut arms = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    for (i, branch) in branches(search, dial).iter().enumerate() {
+        let Some((text, branch_params)) = branch_sql(backend, labels, branch, start, direction, limit) else {
+            continue;
+        };
+        arms.push(format!("SELECT * FROM ({}) AS b{i}", shift_parameters(&text, params.len())));
+        params.extend(branch_params);
+    }
+    if arms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = if direction == Direction::Forward { "ASC" } else { "DESC" };
+    params.push(Param::Int(limit));
+    let sql = format!(
+        "SELECT * FROM ({}) AS u ORDER BY u.order_rank {dir}, u.order_key {dir}, u.order_sort {dir}, u.id {dir}, \
+         u.order_phone {dir} LIMIT ${}",
+        arms.join(" UNION ALL "),
+        params.len() + 1
+    );
+    let found: Vec<ListingRow> = conn_run!(conn, c => {
+        let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0);
+        bind_params!(q, &params).fetch_all(&mut **c).await
+    })?;
+    let mut rows: Vec<Row> = found
+        .into_iter()
+        .map(|r| Row {
             at: Position {
-                rank: branch.rank,
+                rank: u8::try_from(r.order_rank).unwrap_or(u8::MAX),
                 key: r.order_key,
                 sort_key: r.order_sort,
                 id: r.contact.id,
                 phone: r.order_phone,
             },
             contact: Contact::from(r.contact),
-        }));
-    }
-    // Each branch returned its nearest `limit`; the nearest `limit` of all are among them.
+        })
+        .collect();
+    // The database sorted them already; the same order in Rust is what the keysets rely on, so it is
+    // applied here too rather than trusted (it costs nothing on 33 rows).
     match direction {
         Direction::Forward => rows.sort_by(|a, b| a.at.cmp(&b.at)),
         Direction::Backward => rows.sort_by(|a, b| b.at.cmp(&a.at)),
     }
-    rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(rows)
+}
+
+/// `sql` with every parameter `$n` from `$2` on renumbered `$n + by` (`$1`, the workspace, is shared):
+/// each branch numbers its own parameters from `$2`, and several branches make one statement.
+fn shift_parameters(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) if n >= 2 => out.push_str(&(n + by).to_string()),
+            _ => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// One branch's statement and parameters, or `None` when the whole branch lies behind `start`.
@@ -323,8 +364,10 @@ fn branch_sql(
         "c.workspace_id = $1"
     };
     let limit = sql.param(Param::Int(limit));
+    let rank = branch.rank;
     let text = format!(
-        "SELECT {COLUMNS}, {key} AS order_key, {sort} AS order_sort, {phone} AS order_phone FROM {from} \
+        "SELECT {COLUMNS}, {rank} AS order_rank, {key} AS order_key, {sort} AS order_sort, {phone} AS order_phone \
+         FROM {from} \
          WHERE {scope} AND {} ORDER BY {order} LIMIT {limit}",
         parts.join(" AND ")
     );
@@ -386,4 +429,18 @@ pub async fn more_than(conn: &mut Conn<'_>, ws: WorkspaceId, labels: &[String], 
         bind_params!(q, &params).fetch_one(&mut **c).await
     })?;
     Ok(count > n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_after_the_workspace_are_renumbered() {
+        assert_eq!(
+            shift_parameters("c.workspace_id = $1 AND (k >= $2 AND k < $3) LIMIT $12", 4),
+            "c.workspace_id = $1 AND (k >= $6 AND k < $7) LIMIT $16"
+        );
+        assert_eq!(shift_parameters("no parameters, a lone $ sign", 3), "no parameters, a lone $ sign");
+    }
 }

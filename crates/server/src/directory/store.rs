@@ -236,9 +236,8 @@ pub async fn read(
     direction: Direction,
     limit: i64,
 ) -> Result<Vec<Row>, sqlx::Error> {
-    // One statement for all branches (each its own ordered, limited subquery), so a page costs one round
-    // trip to the database whatever the listing: through sqlx's SQLite worker thread a statement's fixed
-    // cost (hand-offs each way) is many times that of such an index walk.
+    // One statement for all branches (each its own ordered, limited subquery): one round trip per read,
+    // however many branches the listing has.
     let backend = conn.backend();
     let mut arms = Vec::new();
     let mut params: Vec<Param> = Vec::new();

@@ -150,9 +150,7 @@ impl LookupKey {
         let Written { international, mut digits, extension } = written;
         if !international {
             // A trunk prefix (`0` in most countries, `1` in North America) is no part of the stored number.
-            let prefix =
-                phonenumber::metadata::DATABASE.by_id(policy.region.as_str()).and_then(|m| m.national_prefix());
-            if let Some(rest) = prefix.filter(|p| !p.is_empty()).and_then(|p| digits.strip_prefix(p)) {
+            if let Some(rest) = policy.region.trunk_prefix().and_then(|p| digits.strip_prefix(p)) {
                 digits = rest.to_owned();
             }
             // So does the `0` most other countries dial before a national number (a UK `020 …` typed in a US

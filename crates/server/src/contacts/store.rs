@@ -339,6 +339,12 @@ pub fn reversed(digits: &str) -> String {
     digits.chars().rev().collect()
 }
 
+/// The upper bound of "starts with `prefix`" for a range over a byte-wise key (`>= prefix AND <` this): no
+/// valid character sorts after U+10FFFF.
+pub fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
 /// Deletes the `contact_phones` rows of `old` and inserts the current lists of `contacts`.
 pub async fn replace_phones(
     conn: &mut Conn<'_>,

@@ -265,9 +265,7 @@ pub async fn page(
             }
         }
         Some(cursor) => {
-            let mut entries = read_entries(conn, access, &search, dial, Some(cursor), Direction::Forward).await?;
-            let next = entries.get(PAGE).map(|(c, _)| Link::From(*c));
-            entries.truncate(PAGE);
+            let (entries, next) = forward(conn, access, &search, dial, Some(cursor)).await?;
             let previous = Link::Back(entries.first().map_or(cursor, |(c, _)| *c));
             (entries, Some(previous), next)
         }
@@ -308,14 +306,27 @@ enum Link {
 
 type PageParts = (Vec<(Cursor, cisco::Entry)>, Option<Link>, Option<Link>);
 
+/// The first page: no Previous.
 async fn first_page(
     conn: &mut Conn<'_>,
     access: &PhoneAccess,
     search: &Search,
     dial: &DialSettings,
 ) -> Result<PageParts, AppError> {
-    let mut entries = read_entries(conn, access, search, dial, None, Direction::Forward).await?;
+    let (entries, next) = forward(conn, access, search, dial, None).await?;
+    Ok((entries, None, next))
+}
+
+/// A page read forward from `start` (or the beginning), and the link to the page after it, if any.
+async fn forward(
+    conn: &mut Conn<'_>,
+    access: &PhoneAccess,
+    search: &Search,
+    dial: &DialSettings,
+    start: Option<Cursor>,
+) -> Result<(Vec<(Cursor, cisco::Entry)>, Option<Link>), AppError> {
+    let mut entries = read_entries(conn, access, search, dial, start, Direction::Forward).await?;
     let next = entries.get(PAGE).map(|(c, _)| Link::From(*c));
     entries.truncate(PAGE);
-    Ok((entries, None, next))
+    Ok((entries, next))
 }

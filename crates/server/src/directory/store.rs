@@ -12,7 +12,7 @@
 //! (SQLite's BINARY, PostgreSQL's `COLLATE "C"`), and so does [`Position`]'s `Ord`.
 
 use crate::contacts::Contact;
-use crate::contacts::store::{COLUMNS, ContactRow, Param, bind_params};
+use crate::contacts::store::{COLUMNS, ContactRow, Param, bind_params, prefix_end};
 use switchboard_domain::WorkspaceId;
 use switchboard_domain::directory::DialSettings;
 use switchboard_store::{Backend, Conn, conn_run};
@@ -101,11 +101,6 @@ struct Branch {
     /// The branch's own condition (key ranges, exclusions), with its parameters.
     condition: String,
     params: Vec<Param>,
-}
-
-/// The upper bound of "starts with `prefix`" in byte order: no valid character sorts after U+10FFFF.
-fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}\u{10FFFF}")
 }
 
 /// Builds SQL text with numbered parameters: `$1` is the workspace, the rest are pushed in order.

@@ -5,7 +5,7 @@
 //! come by primary key, with their phone lists, which the ranking reads.
 
 use crate::contacts::Contact;
-use crate::contacts::store::{self, Param, reversed};
+use crate::contacts::store::{self, Param, prefix_end, reversed};
 use switchboard_domain::{LookupKey, WorkspaceId};
 use switchboard_store::Conn;
 
@@ -18,8 +18,13 @@ pub const MAX_CANDIDATES: i64 = 1_000;
 /// decides.
 pub async fn candidates(conn: &mut Conn<'_>, ws: WorkspaceId, key: &LookupKey) -> Result<Vec<Contact>, sqlx::Error> {
     const EXACT: &str = "SELECT p.contact_id FROM contact_phones p WHERE p.workspace_id = $1 AND p.e164 = ";
-    // `digits_rev` starts with the reversed tail: `>= tail AND < tail || U+10FFFF` (no character sorts after it).
+    // `digits_rev` starts with the reversed tail: a range `>= tail AND < prefix_end(tail)`.
     const TAIL: &str = "SELECT p.contact_id FROM contact_phones p WHERE p.workspace_id = $1 AND p.digits_rev >= ";
+    let tail_range = |tail: &str| {
+        let start = reversed(tail);
+        let end = prefix_end(&start);
+        (Param::Text(start), Param::Text(end))
+    };
     let (ids, params) = if let Some(internal) = &key.internal {
         // Only the digits: with `e164 IS NULL` too, PostgreSQL may walk every NULL of the e164 index
         // instead (a public number never has as few digits; the ranking checks anyway).
@@ -27,19 +32,15 @@ pub async fn candidates(conn: &mut Conn<'_>, ws: WorkspaceId, key: &LookupKey) -
         (sql.to_owned(), vec![Param::Text(internal.clone())])
     } else {
         match (&key.e164, key.tail7()) {
-            (Some(e164), Some(tail)) => (
-                format!("{EXACT}$2 UNION {TAIL}$3 AND p.digits_rev < $4"),
-                vec![
-                    Param::Text(e164.clone()),
-                    Param::Text(reversed(tail)),
-                    Param::Text(format!("{}\u{10FFFF}", reversed(tail))),
-                ],
-            ),
+            (Some(e164), Some(tail)) => {
+                let (start, end) = tail_range(tail);
+                (format!("{EXACT}$2 UNION {TAIL}$3 AND p.digits_rev < $4"), vec![Param::Text(e164.clone()), start, end])
+            }
             (Some(e164), None) => (format!("{EXACT}$2"), vec![Param::Text(e164.clone())]),
-            (None, Some(tail)) => (
-                format!("{TAIL}$2 AND p.digits_rev < $3"),
-                vec![Param::Text(reversed(tail)), Param::Text(format!("{}\u{10FFFF}", reversed(tail)))],
-            ),
+            (None, Some(tail)) => {
+                let (start, end) = tail_range(tail);
+                (format!("{TAIL}$2 AND p.digits_rev < $3"), vec![start, end])
+            }
             (None, None) => return Ok(Vec::new()),
         }
     };

@@ -1,0 +1,1 @@
+//! An in-memory emulator of Google OAuth, People and Calendar.

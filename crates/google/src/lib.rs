@@ -1,0 +1,1 @@
+//! Google People, Calendar and OAuth: typed wire structs and one async client.

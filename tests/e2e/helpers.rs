@@ -11,6 +11,17 @@ use switchboard_server::{Application, Config};
 use switchboard_store::{Db, DbOptions, db_run};
 use tokio::sync::oneshot;
 
+/// A reqwest client builder. The workspace's reqwest is built with `rustls-no-provider` (the Google client
+/// brings its own ring-based TLS config and keeps aws-lc-rs out), so a plain client needs a process-wide
+/// provider installed first, even for plain HTTP.
+pub fn http() -> reqwest::ClientBuilder {
+    static TLS: std::sync::Once = std::sync::Once::new();
+    TLS.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    Client::builder()
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -193,7 +204,7 @@ impl TestApp {
         };
         Ok(TestApp {
             addr,
-            client: Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: http().timeout(Duration::from_secs(30)).build().unwrap(),
             db,
             config,
             owner_email,

@@ -88,6 +88,18 @@ async fn openapi_lists_every_route(backend: Backend) {
         "DELETE /api/v1/directory-tokens/{id}",
         "GET /api/v1/lookup",
         "GET /api/search",
+        "GET /api/v1/auth/google",
+        "GET /api/v1/auth/google/calendar",
+        "GET /api/v1/auth/google/callback",
+        "GET /api/v1/auth/calendar/connect",
+        "GET /api/v1/connected-accounts",
+        "GET /api/v1/connected-accounts/{id}",
+        "PATCH /api/v1/connected-accounts/{id}",
+        "DELETE /api/v1/connected-accounts/{id}",
+        "GET /api/v1/connected-accounts/{id}/sync",
+        "POST /api/v1/sync/google",
+        "POST /api/sync",
+        "POST /dashboard/api/calendar/refresh-tokens",
         "GET /health",
         "GET /metrics",
     ];
@@ -121,7 +133,7 @@ async fn http_edge_behaviour(backend: Backend) {
     // A trailing slash is the same endpoint.
     assert_eq!(app.get("/api/v1/agents/", &app.api_key).send().await.unwrap().status(), 200);
     // Compression when asked for.
-    let raw = reqwest::Client::builder().no_gzip().build().unwrap();
+    let raw = crate::helpers::http().no_gzip().build().unwrap();
     let r = raw.get(app.url("/api/openapi.json")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(r.headers()["content-encoding"], "gzip");
     // CORS only for configured origins.

@@ -126,7 +126,9 @@ impl Application {
         )
         .await
         .context("cannot start the write path")?;
+        let google = crate::google::Google::new(&config, crate::config::sealed::Sealer::new(&keys.encryption))?;
         let state = AppState::new(Shared {
+            google,
             writers,
             feed,
             connections: Default::default(),
@@ -168,6 +170,7 @@ impl Application {
         let fan_out =
             tokio::spawn(crate::realtime::socket::fan_out(self.io.clone(), self.state.feed.clone(), stop.clone()));
         let heartbeat = tokio::spawn(crate::realtime::heartbeat(self.state.clone(), stop.clone()));
+        let google = tokio::spawn(crate::google::worker::run(self.state.clone(), stop.clone()));
         let service = trim_trailing_slash(self.router);
         let io = self.io.clone();
         // Sockets stay open indefinitely: close them when the stop signal comes, so draining can finish.
@@ -179,7 +182,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         stop.cancel();
-        let _ = tokio::join!(background, fan_out, heartbeat);
+        let _ = tokio::join!(background, fan_out, heartbeat, google);
         self.state.db.close().await;
         result.context("server error")
     }
@@ -258,6 +261,7 @@ pub fn build_router(state: AppState) -> (Router, utoipa::openapi::OpenApi, socke
         .merge(crate::contacts::routes::router())
         .merge(crate::contacts::agent::router())
         .merge(crate::feed::routes::router())
+        .merge(crate::google::routes::router())
         .merge(crate::sync::routes::router())
         .merge(crate::lookup::routes::router())
         .merge(crate::realtime::sse::router())

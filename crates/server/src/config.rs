@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod sealed;
 pub mod secrets;
 
 /// Log line format.
@@ -94,6 +95,45 @@ pub struct Config {
     pub bootstrap_workspace_name: String,
     /// Email of the owner created on first start.
     pub bootstrap_owner_email: String,
+    /// Connecting Google accounts and syncing with them.
+    pub google: GoogleConfig,
+}
+
+/// Google OAuth client and sync settings (docs/google.md).
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    /// The OAuth client id from Google Cloud; without it, connecting an account is refused with a message.
+    pub client_id: Option<String>,
+    /// The OAuth client secret.
+    pub client_secret: Option<SecretValue>,
+    /// Where Google sends the browser back: this server's `/api/v1/auth/google/callback`, exactly as
+    /// registered with the OAuth client.
+    pub redirect_url: Option<String>,
+    /// One origin serving every Google path (the emulator); `None` uses Google's real hosts.
+    pub base_url: Option<String>,
+    /// How often every account syncs.
+    pub sync_interval: Duration,
+    /// Most writes per minute sent to one Google account (its quota is per user per minute); 0: no limit.
+    pub writes_per_minute: u32,
+    /// Timeout of one request to Google.
+    pub request_timeout: Duration,
+    /// How long an instance holds an account's sync lease without renewing it.
+    pub lease: Duration,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret: None,
+            redirect_url: None,
+            base_url: None,
+            sync_interval: Duration::from_secs(5 * 60),
+            writes_per_minute: 60,
+            request_timeout: Duration::from_secs(30),
+            lease: Duration::from_secs(60),
+        }
+    }
 }
 
 impl Default for Config {
@@ -128,6 +168,7 @@ impl Default for Config {
             device_heartbeat_interval: Duration::from_secs(15),
             bootstrap_workspace_name: "My Business".to_owned(),
             bootstrap_owner_email: "owner@switchboard.local".to_owned(),
+            google: GoogleConfig::default(),
         }
     }
 }
@@ -157,6 +198,10 @@ pub struct ConfigOverrides {
     pub secret_key: Option<String>,
     pub bootstrap_workspace_name: Option<String>,
     pub bootstrap_owner_email: Option<String>,
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<String>,
+    pub google_redirect_url: Option<String>,
+    pub google_base_url: Option<String>,
 }
 
 /// The TOML file's shape: every key optional, unknown keys rejected so typos are caught.
@@ -191,6 +236,13 @@ struct FileConfig {
     device_heartbeat_secs: Option<u64>,
     bootstrap_workspace_name: Option<String>,
     bootstrap_owner_email: Option<String>,
+    google_client_id: Option<String>,
+    google_client_secret: Option<String>,
+    google_redirect_url: Option<String>,
+    google_base_url: Option<String>,
+    google_sync_interval_secs: Option<u64>,
+    google_writes_per_minute: Option<u32>,
+    google_request_timeout_secs: Option<u64>,
 }
 
 /// A configuration problem, reported before anything starts.
@@ -277,6 +329,18 @@ impl Config {
                 .bootstrap_owner_email
                 .or(file.bootstrap_owner_email)
                 .unwrap_or(d.bootstrap_owner_email),
+            google: GoogleConfig {
+                client_id: non_empty(overrides.google_client_id.or(file.google_client_id)),
+                client_secret: non_empty(overrides.google_client_secret.or(file.google_client_secret))
+                    .map(SecretValue::new),
+                redirect_url: non_empty(overrides.google_redirect_url.or(file.google_redirect_url)),
+                base_url: non_empty(overrides.google_base_url.or(file.google_base_url))
+                    .map(|u| u.trim_end_matches('/').to_owned()),
+                sync_interval: secs(file.google_sync_interval_secs, d.google.sync_interval),
+                writes_per_minute: file.google_writes_per_minute.unwrap_or(d.google.writes_per_minute),
+                request_timeout: secs(file.google_request_timeout_secs, d.google.request_timeout),
+                lease: d.google.lease,
+            },
         };
         config.check()?;
         Ok(config)
@@ -311,8 +375,28 @@ impl Config {
         if self.device_heartbeat_interval.is_zero() {
             return invalid("device_heartbeat_secs", "must be at least 1");
         }
+        if self.google.sync_interval < Duration::from_secs(10) {
+            return invalid("google_sync_interval_secs", "must be at least 10");
+        }
+        if self.google.request_timeout.is_zero() {
+            return invalid("google_request_timeout_secs", "must be at least 1");
+        }
+        for (key, url) in
+            [("google_redirect_url", &self.google.redirect_url), ("google_base_url", &self.google.base_url)]
+        {
+            if let Some(url) = url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return invalid(key, "must be an http:// or https:// URL");
+            }
+        }
         Ok(())
     }
+}
+
+/// A setting given as an empty string counts as not given.
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// A documented example configuration file (`switchboard config example`).

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod directory;
 pub mod error;
 pub mod feed;
+pub mod google;
 pub mod http;
 pub mod logging;
 pub mod lookup;

@@ -40,6 +40,8 @@ pub struct Shared {
     pub feed: Arc<crate::feed::tail::Feed>,
     /// This instance's open device sockets.
     pub connections: crate::realtime::Connections,
+    /// Google accounts: the client, token sessions, and the sync worker's wake-up.
+    pub google: crate::google::Google,
 }
 
 impl AppState {

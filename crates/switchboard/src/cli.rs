@@ -43,6 +43,24 @@ pub struct Settings {
     /// Encryption key for stored third-party tokens, 64 hex characters [default: generated into <data-dir>/secret.key]
     #[arg(long, global = true, env = "SWITCHBOARD_SECRET_KEY", value_name = "HEX", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Google OAuth client id (Google Cloud console → Credentials → OAuth client ID, type "Web application")
+    #[arg(long, global = true, env = "SWITCHBOARD_GOOGLE_CLIENT_ID", value_name = "ID")]
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret
+    #[arg(
+        long,
+        global = true,
+        env = "SWITCHBOARD_GOOGLE_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub google_client_secret: Option<String>,
+    /// The OAuth redirect URL registered with Google: https://YOUR-HOST/api/v1/auth/google/callback
+    #[arg(long, global = true, env = "SWITCHBOARD_GOOGLE_REDIRECT_URL", value_name = "URL")]
+    pub google_redirect_url: Option<String>,
+    /// One origin serving all Google paths, e.g. the google-emulator's URL [default: Google's real hosts]
+    #[arg(long, global = true, env = "SWITCHBOARD_GOOGLE_BASE_URL", value_name = "URL")]
+    pub google_base_url: Option<String>,
 }
 
 /// The commands.
@@ -115,6 +133,10 @@ impl Settings {
             log_format: self.log_format,
             jwt_secret: self.jwt_secret.clone(),
             secret_key: self.secret_key.clone(),
+            google_client_id: self.google_client_id.clone(),
+            google_client_secret: self.google_client_secret.clone(),
+            google_redirect_url: self.google_redirect_url.clone(),
+            google_base_url: self.google_base_url.clone(),
             ..Default::default()
         }
     }

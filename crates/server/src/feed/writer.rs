@@ -105,12 +105,20 @@ pub struct WriteItem {
     pub mutation_id: Option<String>,
     /// When set, a repeat of this mutation returns the first result instead of applying again.
     pub dedupe: Option<IdempotencyKey>,
+    /// A link to a Google person written with the item, in its transaction, when the item applies.
+    pub link: Option<crate::google::links::LinkWrite>,
 }
 
 impl WriteItem {
     /// An item without a mutation id.
     pub fn new(op: ContactOp) -> Self {
-        Self { op, mutation_id: None, dedupe: None }
+        Self { op, mutation_id: None, dedupe: None, link: None }
+    }
+
+    /// The item with a link write.
+    pub fn with_link(mut self, link: crate::google::links::LinkWrite) -> Self {
+        self.link = Some(link);
+        self
     }
 }
 

@@ -151,6 +151,7 @@ fn parse(index: usize, op: &PushOperation, policy: &PhonePolicy) -> Result<Write
         op: contact_op,
         mutation_id: Some(mutation_id.to_owned()),
         dedupe: Some(IdempotencyKey::for_mutation(mutation_id, &canonical)),
+        link: None,
     })
 }
 

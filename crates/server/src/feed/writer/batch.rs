@@ -65,6 +65,8 @@ struct Batch {
     changes: Vec<Change>,
     /// The contact of each change, in version order.
     changed: Vec<Arc<Contact>>,
+    /// Link writes of the items that applied.
+    links: Vec<crate::google::links::LinkWrite>,
 }
 
 /// Applies `requests` in one transaction.
@@ -93,7 +95,8 @@ pub async fn apply(
         .collect();
     // Microseconds: what PostgreSQL stores, so a response equals a later read on both databases.
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-    let mut batch = Batch { ws, now, version: start, slots, changes: Vec::new(), changed: Vec::new() };
+    let mut batch =
+        Batch { ws, now, version: start, slots, changes: Vec::new(), changed: Vec::new(), links: Vec::new() };
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
         results.push(batch.request(&mut conn, request, settings).await?);
@@ -123,6 +126,11 @@ pub async fn apply(
                 .await?;
             }
         }
+    }
+    if !batch.links.is_empty() {
+        // Written even when no contact changed: a person whose etag moved but whose fields did not.
+        let links: Vec<_> = batch.links.iter().collect();
+        crate::google::links::apply(&mut conn, ws, &links).await?;
     }
     tx.commit().await?;
     let events = batch
@@ -203,6 +211,9 @@ impl Batch {
                 Ok(outcome) => outcome,
                 Err(error) => Outcome::Failed { error },
             };
+            if let (Some(link), Outcome::Applied { .. }) = (&item.link, &outcome) {
+                self.links.push(link.clone());
+            }
             if let (Some(key), Outcome::Applied { .. }) = (&item.dedupe, &outcome) {
                 let stored = serde_json::to_string(&outcome).expect("outcome serialises");
                 idempotency::store(conn, self.ws, credential, key, &stored, self.now, settings.mutation_ttl).await?;

@@ -1,0 +1,154 @@
+//! `external_links`: which Google person a contact is, the etag we last saw or wrote, and the fields as last
+//! exchanged (the base of the per-field merge, `mapping`).
+//!
+//! A link changes in the same transaction as its contact (the writer applies [`LinkWrite`]s with their
+//! items): a sync that stops between the two cannot leave a contact without its link (which would
+//! duplicate it on the next run) or a link pointing at a contact that was never written.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use switchboard_domain::{ContactFields, WorkspaceId};
+use switchboard_store::{Conn, Db, conn_run, db_run};
+use uuid::Uuid;
+
+/// One contact's link to an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct Link {
+    pub account_id: Uuid,
+    pub entity_id: Uuid,
+    /// `people/c…`; `None` while the contact has never reached Google (a failed create).
+    pub remote_id: Option<String>,
+    pub remote_etag: Option<String>,
+    /// The synced fields as last exchanged with Google.
+    pub synced: Option<Json<ContactFields>>,
+    /// The full sync that last saw the person.
+    pub seen_run: Option<Uuid>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// Why pushing this contact failed for good, if it did.
+    pub error: Option<String>,
+}
+
+/// What a write item does to a link, applied only when the item applies.
+#[derive(Debug, Clone)]
+pub enum LinkWrite {
+    /// Insert or replace the link of `(account_id, entity_id)`.
+    Upsert(Box<Link>),
+    /// Remove the link of `(account_id, entity_id)`.
+    Delete { account_id: Uuid, entity_id: Uuid },
+}
+
+const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synced, seen_run, last_synced_at, error";
+
+/// Applies link writes inside an open transaction.
+pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
+    for write in writes {
+        match write {
+            LinkWrite::Upsert(l) => {
+                // A person re-linked to another contact (merges) must free its remote id first.
+                if let Some(remote) = &l.remote_id {
+                    conn_run!(conn, c => sqlx::query(
+                        "DELETE FROM external_links WHERE account_id = $1 AND remote_id = $2 AND entity_id <> $3",
+                    ).bind(l.account_id).bind(remote).bind(l.entity_id).execute(&mut **c).await.map(|_| ()))?;
+                }
+                conn_run!(conn, c => sqlx::query(
+                    "INSERT INTO external_links (account_id, entity_id, workspace_id, entity_type, remote_id, \
+                     remote_etag, synced, seen_run, last_synced_at, error, error_at) \
+                     VALUES ($1, $2, $3, 'contact', $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (account_id, entity_id) DO UPDATE SET remote_id = excluded.remote_id, \
+                     remote_etag = excluded.remote_etag, synced = excluded.synced, seen_run = excluded.seen_run, \
+                     last_synced_at = excluded.last_synced_at, error = excluded.error, error_at = excluded.error_at",
+                ).bind(l.account_id).bind(l.entity_id).bind(ws.0).bind(&l.remote_id).bind(&l.remote_etag)
+                .bind(&l.synced).bind(l.seen_run).bind(l.last_synced_at).bind(&l.error)
+                .bind(l.error.as_ref().map(|_| Utc::now()))
+                .execute(&mut **c).await.map(|_| ()))?;
+            }
+            LinkWrite::Delete { account_id, entity_id } => {
+                conn_run!(conn, c => sqlx::query("DELETE FROM external_links WHERE account_id = $1 AND entity_id = $2")
+                    .bind(account_id).bind(entity_id).execute(&mut **c).await.map(|_| ()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes links that change no contact (a person seen unchanged, an error recorded), in one transaction.
+pub async fn write_alone(db: &Db, ws: WorkspaceId, writes: &[LinkWrite]) -> Result<(), sqlx::Error> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut tx = db.begin().await?;
+    let refs: Vec<&LinkWrite> = writes.iter().collect();
+    apply(&mut tx.conn(), ws, &refs).await?;
+    tx.commit().await
+}
+
+/// The links of these remote ids.
+pub async fn by_remote(db: &Db, account: Uuid, remote_ids: &[&str]) -> Result<Vec<Link>, sqlx::Error> {
+    let mut out = Vec::with_capacity(remote_ids.len());
+    for chunk in remote_ids.chunks(500) {
+        let marks = switchboard_store::placeholders(db.backend(), 2, chunk.len());
+        let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
+        let rows: Vec<Link> = db_run!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The links of these contacts.
+pub async fn by_entity(db: &Db, account: Uuid, entity_ids: &[Uuid]) -> Result<Vec<Link>, sqlx::Error> {
+    let mut out = Vec::with_capacity(entity_ids.len());
+    for chunk in entity_ids.chunks(500) {
+        let marks = switchboard_store::placeholders(db.backend(), 2, chunk.len());
+        let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
+        let rows: Vec<Link> = db_run!(db, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Links a full sync did not see: their people are gone from Google. Links written after the run started
+/// (contacts pushed meanwhile) are not among them.
+pub async fn unseen(db: &Db, account: Uuid, run: Uuid, started: DateTime<Utc>) -> Result<Vec<Link>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND remote_id IS NOT NULL \
+         AND (seen_run IS NULL OR seen_run <> $2) AND (last_synced_at IS NULL OR last_synced_at < $3)"
+    );
+    Ok(db_run!(db, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account).bind(run).bind(started)
+        .fetch_all(pool).await)?)
+}
+
+/// Marks people as seen by a full sync without changing anything else.
+pub async fn mark_seen(db: &Db, account: Uuid, run: Uuid, remote_ids: &[&str]) -> Result<(), sqlx::Error> {
+    for chunk in remote_ids.chunks(500) {
+        let marks = switchboard_store::placeholders(db.backend(), 3, chunk.len());
+        let sql = format!("UPDATE external_links SET seen_run = $2 WHERE account_id = $1 AND remote_id IN ({marks})");
+        db_run!(db, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account).bind(run);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(pool).await.map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// How many contacts are linked to the account, and how many of them failed to push.
+pub async fn counts(db: &Db, account: Uuid) -> Result<(i64, i64), sqlx::Error> {
+    db_run!(db, pool => sqlx::query_as(
+        "SELECT COUNT(remote_id), COUNT(error) FROM external_links WHERE account_id = $1",
+    ).bind(account).fetch_one(pool).await)
+}

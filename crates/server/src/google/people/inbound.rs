@@ -1,0 +1,381 @@
+//! Google → contacts: a full sync (every person, then a reconcile that tombstones linked contacts Google no
+//! longer has) or an incremental one from the stored sync token.
+//!
+//! Each page is applied through the workspace writer in batches, every contact write together with its
+//! link. The page to continue from is saved after each page commits and the new sync token only after the
+//! last one, so a stopped run redoes at most one page, and redoing it changes nothing: people whose etag
+//! matches their link are skipped.
+
+use super::mapping::{self, CONTACT_ID_KEY, PERSON_FIELDS};
+use crate::contacts::{Contact, store};
+use crate::feed::ChangeOp;
+use crate::feed::writer::{Check, ContactOp, Outcome, WriteItem, WriteRequest};
+use crate::google::links::{self, Link, LinkWrite};
+use crate::google::state::{self, DirectionCounts};
+use crate::google::{AccountRun, SyncError};
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use std::collections::{BTreeSet, HashMap};
+use switchboard_domain::{ContactPatch, Field};
+use switchboard_google::people::{ListConnections, Person};
+use uuid::Uuid;
+
+/// People applied per write transaction (ARCHITECTURE §4: long jobs commit a few hundred rows at a time).
+const BATCH: usize = 250;
+
+/// What one run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub full: bool,
+    pub counts: DirectionCounts,
+    /// People skipped because their etag matched their link (unchanged, or our own write's echo).
+    pub unchanged: u64,
+    pub pages: u32,
+}
+
+/// Runs the account's inbound People sync: resumes a stopped run, else starts a full or incremental one.
+pub async fn run(ctx: &AccountRun<'_>, full_requested: bool) -> Result<Report, SyncError> {
+    let mut restarted = false;
+    loop {
+        let st = state::get(&ctx.app.db, ctx.account.id, state::PEOPLE).await?.ok_or(SyncError::NotSyncing)?;
+        let (run, full, resume_page) = state::begin_run(&ctx.app.db, &st, full_requested).await?;
+        let started = st.run_started_at.unwrap_or_else(Utc::now);
+        match pages(ctx, run, full, started, st.sync_token.clone(), resume_page).await {
+            Err(SyncError::Google(e)) if e.is_expired_sync_token() && !restarted => {
+                tracing::info!(account = %ctx.account.account_email, "Google sync token expired: full sync");
+                state::restart_full(&ctx.app.db, ctx.account.id).await?;
+                restarted = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn pages(
+    ctx: &AccountRun<'_>,
+    run: Uuid,
+    full: bool,
+    started: DateTime<Utc>,
+    sync_token: Option<String>,
+    mut page_token: Option<String>,
+) -> Result<Report, SyncError> {
+    let mut report = Report { full, ..Default::default() };
+    let base = match (&sync_token, full) {
+        (Some(token), false) => ListConnections::incremental(token.clone()),
+        _ => ListConnections::full_sync(),
+    };
+    let base = ListConnections { person_fields: PERSON_FIELDS.to_owned(), ..base };
+    let next_sync_token = loop {
+        let request = ListConnections { page_token: page_token.clone(), ..base.clone() };
+        let page = ctx.google().list_connections(&ctx.session, &request).await;
+        ctx.save_tokens().await?;
+        let page = page?;
+        report.pages += 1;
+        for chunk in page.connections.chunks(BATCH) {
+            apply(ctx, chunk, full.then_some(run), &mut report).await?;
+        }
+        match page.next_page_token {
+            Some(next) => {
+                state::save_page(&ctx.app.db, ctx.account.id, Some(&next)).await?;
+                page_token = Some(next);
+                ctx.renew_lease().await?;
+            }
+            None => break page.next_sync_token,
+        }
+    };
+    if full {
+        reconcile(ctx, run, started, &mut report).await?;
+    }
+    let mut counts = ctx.counts().await?;
+    counts.inbound.add(report.counts);
+    let next = Utc::now() + chrono::Duration::from_std(ctx.app.config.google.sync_interval).unwrap_or_default();
+    state::finish_run(&ctx.app.db, ctx.account.id, full, next_sync_token.as_deref(), &counts, next).await?;
+    Ok(report)
+}
+
+/// What to do with one person.
+enum Plan {
+    /// Nothing changes (etag unchanged, or nothing usable).
+    Skip,
+    /// A contact write with its link.
+    Write(Box<WriteItem>),
+    /// Only the link changes (the contact is already in the right state).
+    Link(LinkWrite),
+}
+
+/// Applies a batch of people. Contacts that changed locally between our read and the write (a stale
+/// `If-Match`) are planned again with their new state.
+async fn apply(
+    ctx: &AccountRun<'_>,
+    people: &[Person],
+    seen: Option<Uuid>,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let mut todo: Vec<&Person> = people.iter().filter(|p| p.resource_name.is_some()).collect();
+    for _attempt in 0..3 {
+        if todo.is_empty() {
+            break;
+        }
+        let known = Known::load(ctx, &todo).await?;
+        let mut items = Vec::new();
+        let mut persons = Vec::new();
+        let mut link_only = Vec::new();
+        let mut unchanged = Vec::new();
+        for person in &todo {
+            for plan in plan(ctx, person, &known, seen) {
+                match plan {
+                    Plan::Skip => {
+                        report.unchanged += 1;
+                        unchanged.push(person.resource_name.as_deref().unwrap_or_default());
+                    }
+                    Plan::Write(item) => {
+                        items.push(*item);
+                        persons.push(*person);
+                    }
+                    Plan::Link(write) => link_only.push(write),
+                }
+            }
+        }
+        if let Some(run) = seen {
+            links::mark_seen(&ctx.app.db, ctx.account.id, run, &unchanged).await?;
+        }
+        links::write_alone(&ctx.app.db, ctx.ws, &link_only).await?;
+        if items.is_empty() {
+            break;
+        }
+        let request = WriteRequest { author: ctx.author(), items, idempotency: None };
+        let result = ctx.app.writers.submit(ctx.ws, request).await?;
+        let mut retry = Vec::new();
+        for (item, person) in result.items.into_iter().zip(persons) {
+            match item.outcome {
+                Outcome::Applied { op: ChangeOp::Create, .. } => report.counts.created += 1,
+                Outcome::Applied { op: ChangeOp::Update, changed: true, .. } => report.counts.updated += 1,
+                Outcome::Applied { op: ChangeOp::Delete, changed: true, .. } => report.counts.deleted += 1,
+                Outcome::Applied { .. } => report.unchanged += 1,
+                Outcome::Failed { error } if error.status == 412 => retry.push(person),
+                Outcome::Failed { error } => {
+                    report.counts.failed += 1;
+                    tracing::warn!(account = %ctx.account.account_email, person = ?person.resource_name,
+                        code = %error.code, "a Google person could not be applied: {}", error.message);
+                }
+            }
+        }
+        retry.dedup_by_key(|p| p.resource_name.clone());
+        todo = retry;
+    }
+    Ok(())
+}
+
+/// The links and contacts a batch touches.
+struct Known {
+    by_remote: HashMap<String, Link>,
+    /// Links of contacts named in people's `clientData` (people we created).
+    by_entity: HashMap<Uuid, Link>,
+    contacts: HashMap<Uuid, Contact>,
+}
+
+impl Known {
+    async fn load(ctx: &AccountRun<'_>, people: &[&Person]) -> Result<Self, SyncError> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut tagged: Vec<Uuid> = Vec::new();
+        for p in people {
+            names.extend(p.resource_name.as_deref());
+            names.extend(p.previous_resource_names().iter().map(String::as_str));
+            tagged.extend(p.client_data_value(CONTACT_ID_KEY).and_then(|v| v.parse::<Uuid>().ok()));
+        }
+        let by_remote: HashMap<String, Link> = links::by_remote(&ctx.app.db, ctx.account.id, &names)
+            .await?
+            .into_iter()
+            .filter_map(|l| Some((l.remote_id.clone()?, l)))
+            .collect();
+        let by_entity: HashMap<Uuid, Link> = links::by_entity(&ctx.app.db, ctx.account.id, &tagged)
+            .await?
+            .into_iter()
+            .map(|l| (l.entity_id, l))
+            .collect();
+        let mut ids: Vec<Uuid> = by_remote.values().map(|l| l.entity_id).chain(tagged).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut pooled = ctx.app.db.acquire().await?;
+        let contacts = store::load_any(&mut pooled.conn(), &ids)
+            .await?
+            .into_iter()
+            .filter(|(ws, _)| *ws == ctx.ws)
+            .map(|(_, c)| (c.id, c))
+            .collect();
+        Ok(Self { by_remote, by_entity, contacts })
+    }
+}
+
+/// Decides what one person does to the contacts (usually one plan; a merge also retires the people merged
+/// into it).
+fn plan(ctx: &AccountRun<'_>, person: &Person, known: &Known, seen: Option<Uuid>) -> Vec<Plan> {
+    let name = person.resource_name.clone().unwrap_or_default();
+    let account = ctx.account.id;
+    let own = known.by_remote.get(&name);
+    // A merge: the survivor lists the people it absorbed; their contacts are retired, the survivor keeps one.
+    let previous: Vec<&Link> = person
+        .previous_resource_names()
+        .iter()
+        .filter(|n| **n != name)
+        .filter_map(|n| known.by_remote.get(n))
+        .collect();
+    let mut plans = Vec::new();
+    let (link, absorbed) = match own {
+        Some(l) => (Some(l), previous),
+        None => match previous.split_first() {
+            Some((first, rest)) => (Some(*first), rest.to_vec()),
+            None => (None, Vec::new()),
+        },
+    };
+    for gone in absorbed {
+        plans.push(retire(ctx, gone, known));
+    }
+    if person.is_deleted() {
+        plans.push(match link {
+            Some(l) => retire(ctx, l, known),
+            None => Plan::Skip,
+        });
+        return plans;
+    }
+    // A person we created whose link was never written (the create's answer was lost).
+    let link = link.or_else(|| {
+        let tagged: Uuid = person.client_data_value(CONTACT_ID_KEY)?.parse().ok()?;
+        known.by_entity.get(&tagged).filter(|l| l.remote_id.is_none())
+    });
+    let tagged_orphan = match (link, person.client_data_value(CONTACT_ID_KEY).and_then(|v| v.parse::<Uuid>().ok())) {
+        (None, Some(id)) if known.contacts.get(&id).is_some_and(|c| !c.deleted) => Some(id),
+        _ => None,
+    };
+    let etag = person.etag.clone();
+    if let Some(l) = link
+        && l.remote_id.as_deref() == Some(name.as_str())
+        && l.remote_etag.is_some()
+        && l.remote_etag == etag
+    {
+        plans.push(Plan::Skip);
+        return plans;
+    }
+    let incoming = mapping::from_person(person, &ctx.policy);
+    if !incoming.skipped_numbers.is_empty() {
+        tracing::warn!(account = %ctx.account.account_email, person = %name, numbers = incoming.skipped_numbers.len(),
+            "left out phone numbers that do not parse");
+    }
+    let incoming = incoming.fields;
+    let new_link = |entity_id: Uuid, old: Option<&Link>| Link {
+        account_id: account,
+        entity_id,
+        remote_id: Some(name.clone()),
+        remote_etag: etag.clone(),
+        synced: Some(Json(incoming.clone())),
+        seen_run: seen.or(old.and_then(|l| l.seen_run)),
+        last_synced_at: Some(Utc::now()),
+        error: None,
+    };
+    let entity = link.map(|l| l.entity_id).or(tagged_orphan);
+    match entity.and_then(|id| known.contacts.get(&id)) {
+        Some(contact) if contact.deleted => {
+            // Deleted here after the last exchange: the outbound push deletes the person; nothing to apply.
+            plans.push(Plan::Skip);
+        }
+        Some(contact) => {
+            let base =
+                link.and_then(|l| l.synced.as_ref()).map(|s| s.0.clone()).unwrap_or_else(|| contact.fields.clone());
+            let set = google_wins(&incoming, &base, contact, person);
+            let patch = ContactPatch { set, values: incoming.clone() };
+            let item = WriteItem::new(ContactOp::Update {
+                id: contact.id,
+                patch,
+                check: Check::IfMatch(contact.version),
+                slots: None,
+                or_create: None,
+            })
+            .with_link(LinkWrite::Upsert(Box::new(new_link(contact.id, link))));
+            plans.push(Plan::Write(Box::new(item)));
+        }
+        None if link.is_some() => {
+            // The link's contact is gone (purged); start over with a new contact.
+            plans.push(create(ctx, &incoming, new_link));
+        }
+        None => plans.push(create(ctx, &incoming, new_link)),
+    }
+    plans
+}
+
+fn create(
+    ctx: &AccountRun<'_>,
+    incoming: &switchboard_domain::ContactFields,
+    link: impl Fn(Uuid, Option<&Link>) -> Link,
+) -> Plan {
+    if !incoming.is_identifiable() {
+        tracing::debug!(account = %ctx.account.account_email, "skipped a Google person with nothing to identify it");
+        return Plan::Skip;
+    }
+    let id = Uuid::now_v7();
+    let op = ContactOp::Create { id, fields: incoming.clone(), source: "google".into(), client_id: false };
+    Plan::Write(Box::new(WriteItem::new(op).with_link(LinkWrite::Upsert(Box::new(link(id, None))))))
+}
+
+/// Tombstones the contact of a person Google no longer has, and drops the link.
+fn retire(ctx: &AccountRun<'_>, link: &Link, known: &Known) -> Plan {
+    let drop = LinkWrite::Delete { account_id: ctx.account.id, entity_id: link.entity_id };
+    match known.contacts.get(&link.entity_id) {
+        Some(c) if !c.deleted => {
+            Plan::Write(Box::new(WriteItem::new(ContactOp::Delete { id: c.id, check: Check::None }).with_link(drop)))
+        }
+        _ => Plan::Link(drop),
+    }
+}
+
+/// The fields Google changed since the last exchange that the contact takes: those not also changed here,
+/// and, where both sides changed the same field, Google's when its edit is the more recent.
+fn google_wins(
+    incoming: &switchboard_domain::ContactFields,
+    base: &switchboard_domain::ContactFields,
+    contact: &Contact,
+    person: &Person,
+) -> BTreeSet<Field> {
+    let google_time = person
+        .contact_source()
+        .and_then(|s| s.update_time.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+    let google_newer = google_time.is_none_or(|t| t.with_timezone(&Utc) >= contact.updated_at);
+    mapping::differing(incoming, base).into_iter().filter(|f| contact.fields.same(base, *f) || google_newer).collect()
+}
+
+/// After a full sync: contacts linked to people the sync did not see are tombstoned (deleted in Google
+/// while the sync token was expired).
+async fn reconcile(
+    ctx: &AccountRun<'_>,
+    run: Uuid,
+    started: DateTime<Utc>,
+    report: &mut Report,
+) -> Result<(), SyncError> {
+    let gone = links::unseen(&ctx.app.db, ctx.account.id, run, started).await?;
+    for chunk in gone.chunks(BATCH) {
+        let ids: Vec<Uuid> = chunk.iter().map(|l| l.entity_id).collect();
+        let mut pooled = ctx.app.db.acquire().await?;
+        let contacts: HashMap<Uuid, Contact> =
+            store::load_any(&mut pooled.conn(), &ids).await?.into_iter().map(|(_, c)| (c.id, c)).collect();
+        drop(pooled);
+        let known = Known { by_remote: HashMap::new(), by_entity: HashMap::new(), contacts };
+        let mut items = Vec::new();
+        let mut link_only = Vec::new();
+        for link in chunk {
+            match retire(ctx, link, &known) {
+                Plan::Write(item) => items.push(*item),
+                Plan::Link(w) => link_only.push(w),
+                Plan::Skip => {}
+            }
+        }
+        links::write_alone(&ctx.app.db, ctx.ws, &link_only).await?;
+        if !items.is_empty() {
+            let result =
+                ctx.app.writers.submit(ctx.ws, WriteRequest { author: ctx.author(), items, idempotency: None }).await?;
+            report.counts.deleted +=
+                result.items.iter().filter(|i| matches!(i.outcome, Outcome::Applied { changed: true, .. })).count()
+                    as u64;
+        }
+    }
+    Ok(())
+}

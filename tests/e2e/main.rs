@@ -13,6 +13,7 @@ mod credentials;
 mod directory;
 mod errors;
 mod generate;
+mod google;
 mod isolation;
 mod lookup;
 mod ops;

@@ -462,7 +462,7 @@ async fn bulk(
     }
     let mut replayed = false;
     if !items.is_empty() {
-        let request = WriteRequest { author, items, idempotency: key };
+        let request = WriteRequest { author, items, idempotency: key, lease: None };
         let written = state.writers.submit(principal.workspace_id, request).await?;
         replayed = written.replayed;
         for (index, item) in positions.into_iter().zip(written.items) {

@@ -82,7 +82,8 @@ pub async fn write_one(
     op: ContactOp,
     idempotency: Option<IdempotencyKey>,
 ) -> Result<(ChangeOp, Contact, bool), AppError> {
-    let request = WriteRequest { author: Author::of(principal), items: vec![WriteItem::new(op)], idempotency };
+    let request =
+        WriteRequest { author: Author::of(principal), items: vec![WriteItem::new(op)], idempotency, lease: None };
     let result: WriteResult = state.writers.submit(principal.workspace_id, request).await?;
     let replayed = result.replayed;
     let (op, contact, _) = result.single()?;

@@ -131,6 +131,9 @@ pub struct WriteRequest {
     pub items: Vec<WriteItem>,
     /// The request's `Idempotency-Key`, if any.
     pub idempotency: Option<IdempotencyKey>,
+    /// A sync lease the request must still hold when it commits (renewed by the same transaction); when
+    /// another instance has taken it over, every item fails with `LEASE_LOST` and nothing is written.
+    pub lease: Option<crate::google::state::LeaseGuard>,
 }
 
 /// Why one item was not applied. Serialisable because replays return stored results.

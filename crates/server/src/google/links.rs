@@ -87,7 +87,7 @@ pub async fn write_alone(db: &Db, ws: WorkspaceId, writes: &[LinkWrite]) -> Resu
 pub async fn by_remote(db: &Db, account: Uuid, remote_ids: &[&str]) -> Result<Vec<Link>, sqlx::Error> {
     let mut out = Vec::with_capacity(remote_ids.len());
     for chunk in remote_ids.chunks(500) {
-        let marks = switchboard_store::placeholders(db.backend(), 2, chunk.len());
+        let marks = switchboard_store::numbered_placeholders(2, chunk.len());
         let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
         let rows: Vec<Link> = db_run!(db, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
@@ -105,7 +105,7 @@ pub async fn by_remote(db: &Db, account: Uuid, remote_ids: &[&str]) -> Result<Ve
 pub async fn by_entity(db: &Db, account: Uuid, entity_ids: &[Uuid]) -> Result<Vec<Link>, sqlx::Error> {
     let mut out = Vec::with_capacity(entity_ids.len());
     for chunk in entity_ids.chunks(500) {
-        let marks = switchboard_store::placeholders(db.backend(), 2, chunk.len());
+        let marks = switchboard_store::numbered_placeholders(2, chunk.len());
         let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
         let rows: Vec<Link> = db_run!(db, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
@@ -133,7 +133,7 @@ pub async fn unseen(db: &Db, account: Uuid, run: Uuid, started: DateTime<Utc>) -
 /// Marks people as seen by a full sync without changing anything else.
 pub async fn mark_seen(db: &Db, account: Uuid, run: Uuid, remote_ids: &[&str]) -> Result<(), sqlx::Error> {
     for chunk in remote_ids.chunks(500) {
-        let marks = switchboard_store::placeholders(db.backend(), 3, chunk.len());
+        let marks = switchboard_store::numbered_placeholders(3, chunk.len());
         let sql = format!("UPDATE external_links SET seen_run = $2 WHERE account_id = $1 AND remote_id IN ({marks})");
         db_run!(db, pool => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account).bind(run);

@@ -196,6 +196,16 @@ impl AccountRun<'_> {
         }
     }
 
+    /// The lease the sync's contact writes must hold.
+    pub fn lease(&self) -> state::LeaseGuard {
+        state::LeaseGuard {
+            account_id: self.account.id,
+            resource: state::PEOPLE,
+            holder: self.holder,
+            ttl: self.app.config.google.lease,
+        }
+    }
+
     /// Waits for the account's next write slot.
     pub async fn pace(&self) {
         let per_minute = self.account.settings.0.writes_per_minute.unwrap_or(self.app.config.google.writes_per_minute);

@@ -107,6 +107,30 @@ pub async fn acquire(db: &Db, account: Uuid, resource: &str, holder: Uuid, ttl: 
     Ok(n == 1)
 }
 
+/// A lease a write must still hold: checked and extended inside the write's transaction, so an instance
+/// whose lease ran out (a long pause, a slow page) and was taken over cannot write any more. The holder id
+/// is the fencing token: a lease that ran out but that nobody took is still ours. On PostgreSQL the
+/// renewal also locks the row until commit, so a takeover waits for the write to finish.
+#[derive(Debug, Clone)]
+pub struct LeaseGuard {
+    pub account_id: Uuid,
+    pub resource: &'static str,
+    pub holder: Uuid,
+    pub ttl: Duration,
+}
+
+impl LeaseGuard {
+    /// Extends the lease if this holder still has it; false when it was lost.
+    pub async fn renew(&self, conn: &mut switchboard_store::Conn<'_>, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+        let until = now + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::seconds(60));
+        let n = switchboard_store::conn_run!(conn, c => sqlx::query(
+            "UPDATE sync_states SET locked_until = $4 WHERE account_id = $1 AND resource = $2 AND locked_by = $3",
+        ).bind(self.account_id).bind(self.resource).bind(self.holder).bind(until)
+        .execute(&mut **c).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+}
+
 /// Gives the lease back.
 pub async fn release(db: &Db, account: Uuid, resource: &str, holder: Uuid) -> Result<(), sqlx::Error> {
     db_run!(db, pool => sqlx::query(
@@ -194,7 +218,8 @@ pub async fn request_run(db: &Db, account: Uuid, full: bool) -> Result<Option<Uu
     let now = Utc::now();
     db_run!(db, pool => sqlx::query_scalar(
         "UPDATE sync_states SET next_run_at = $2, full_requested = (full_requested OR $3), \
-         run_id = COALESCE(run_id, $4), updated_at = $2 WHERE account_id = $1 AND resource = 'people' \
+         run_id = COALESCE(run_id, $4), status = CASE WHEN status = 'error' THEN 'idle' ELSE status END, \
+         updated_at = $2 WHERE account_id = $1 AND resource = 'people' \
          RETURNING run_id",
     ).bind(account).bind(now).bind(full).bind(Uuid::now_v7()).fetch_optional(pool).await)
 }

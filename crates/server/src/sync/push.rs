@@ -203,7 +203,7 @@ pub async fn push(
         }
     }
     if !items.is_empty() {
-        let request = WriteRequest { author: Author::of(&principal), items, idempotency: None };
+        let request = WriteRequest { author: Author::of(&principal), items, idempotency: None, lease: None };
         let written = state.writers.submit(principal.workspace_id, request).await?;
         for (index, item) in positions.into_iter().zip(written.items) {
             let op = &body.operations[index];

@@ -162,6 +162,13 @@ impl Batch {
         settings: &WriterSettings,
     ) -> Result<WriteResult, sqlx::Error> {
         let credential = request.author.credential_id;
+        if let Some(lease) = &request.lease
+            && !lease.renew(conn, self.now).await?
+        {
+            let error = ItemError::new(409, "LEASE_LOST", "Another instance took over this sync");
+            let failed = || ItemResult { outcome: Outcome::Failed { error: error.clone() }, duplicate: false };
+            return Ok(WriteResult { items: request.items.iter().map(|_| failed()).collect(), replayed: false });
+        }
         // Idempotency records are written at once (not at the end), so a repeat later in the same batch
         // finds them.
         if let Some(key) = &request.idempotency {

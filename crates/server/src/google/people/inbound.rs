@@ -143,7 +143,7 @@ async fn apply(
         if items.is_empty() {
             break;
         }
-        let request = WriteRequest { author: ctx.author(), items, idempotency: None };
+        let request = WriteRequest { author: ctx.author(), items, idempotency: None, lease: Some(ctx.lease()) };
         let result = ctx.app.writers.submit(ctx.ws, request).await?;
         let mut retry = Vec::new();
         for (item, person) in result.items.into_iter().zip(persons) {
@@ -152,6 +152,7 @@ async fn apply(
                 Outcome::Applied { op: ChangeOp::Update, changed: true, .. } => report.counts.updated += 1,
                 Outcome::Applied { op: ChangeOp::Delete, changed: true, .. } => report.counts.deleted += 1,
                 Outcome::Applied { .. } => report.unchanged += 1,
+                Outcome::Failed { error } if error.code == "LEASE_LOST" => return Err(SyncError::LeaseLost),
                 Outcome::Failed { error } if error.status == 412 => retry.push(person),
                 Outcome::Failed { error } => {
                     report.counts.failed += 1;
@@ -335,11 +336,7 @@ fn google_wins(
     contact: &Contact,
     person: &Person,
 ) -> BTreeSet<Field> {
-    let google_time = person
-        .contact_source()
-        .and_then(|s| s.update_time.as_deref())
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-    let google_newer = google_time.is_none_or(|t| t.with_timezone(&Utc) >= contact.updated_at);
+    let google_newer = mapping::google_is_newer(person, contact);
     mapping::differing(incoming, base).into_iter().filter(|f| contact.fields.same(base, *f) || google_newer).collect()
 }
 
@@ -370,8 +367,21 @@ async fn reconcile(
         }
         links::write_alone(&ctx.app.db, ctx.ws, &link_only).await?;
         if !items.is_empty() {
-            let result =
-                ctx.app.writers.submit(ctx.ws, WriteRequest { author: ctx.author(), items, idempotency: None }).await?;
+            let result = ctx
+                .app
+                .writers
+                .submit(
+                    ctx.ws,
+                    WriteRequest { author: ctx.author(), items, idempotency: None, lease: Some(ctx.lease()) },
+                )
+                .await?;
+            if result
+                .items
+                .iter()
+                .any(|i| matches!(&i.outcome, Outcome::Failed { error } if error.code == "LEASE_LOST"))
+            {
+                return Err(SyncError::LeaseLost);
+            }
             report.counts.deleted +=
                 result.items.iter().filter(|i| matches!(i.outcome, Outcome::Applied { changed: true, .. })).count()
                     as u64;

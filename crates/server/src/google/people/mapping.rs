@@ -226,6 +226,17 @@ pub fn to_person(fields: &ContactFields, changed: &BTreeSet<Field>) -> (Person, 
     (person, groups.join(","), written)
 }
 
+/// Whether the person's last edit in Google is at least as recent as the contact's last edit here: where
+/// both sides changed the same field since the last exchange, the later edit wins. Without Google's time,
+/// Google wins.
+pub fn google_is_newer(person: &Person, contact: &crate::contacts::Contact) -> bool {
+    person
+        .contact_source()
+        .and_then(|s| s.update_time.as_deref())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| t.with_timezone(&chrono::Utc) >= contact.updated_at)
+}
+
 /// `target` with the synced fields in `set` copied from `from`.
 pub fn with_fields(target: &ContactFields, from: &ContactFields, set: &BTreeSet<Field>) -> ContactFields {
     let mut out = target.clone();

@@ -140,15 +140,29 @@ async fn one(
             if changed.is_empty() {
                 return Ok(());
             }
-            let (mut body, mask, written) = mapping::to_person(&contact.fields, &changed);
+            let (mut body, mask, mut written) = mapping::to_person(&contact.fields, &changed);
             body.etag = link.remote_etag.clone();
             ctx.pace().await;
             let updated = match ctx.google().update_contact(&ctx.session, &remote, &body, &mask, PERSON_FIELDS).await {
                 Ok(p) => p,
                 Err(e) if e.is_etag_mismatch() => {
-                    // Google changed the person since we last saw it: put our fields on its latest version.
+                    // Google changed the person since we last saw it: merge per field on its latest version.
                     let latest = ctx.google().get_person(&ctx.session, &remote, PERSON_FIELDS).await?;
+                    let theirs = mapping::from_person(&latest, &ctx.policy).fields;
+                    let google_changed = mapping::differing(&theirs, &synced);
+                    let google_newer = mapping::google_is_newer(&latest, contact);
+                    // Where both sides changed a field, the later edit wins; Google's wins arrive inbound.
+                    let ours: BTreeSet<Field> =
+                        changed.iter().copied().filter(|f| !(google_changed.contains(f) && google_newer)).collect();
+                    if ours.is_empty() {
+                        return Ok(());
+                    }
+                    // A Google field carries several contact fields (names: given and family): fields we do
+                    // not write keep Google's latest values.
+                    let merged = mapping::with_fields(&theirs, &contact.fields, &ours);
+                    let (mut body, mask, now_written) = mapping::to_person(&merged, &ours);
                     body.etag = latest.etag.clone();
+                    written = now_written;
                     ctx.pace().await;
                     ctx.google().update_contact(&ctx.session, &remote, &body, &mask, PERSON_FIELDS).await?
                 }

@@ -1,0 +1,501 @@
+//! Google Contacts sync against the project's Google emulator (crates/google-emulator): connecting an account
+//! through the real OAuth redirect flow, full and incremental inbound sync, outbound pushes without echoes,
+//! merges, expired tokens, per-field conflicts, Google's failures, a sync stopped mid-run, and two instances.
+
+use crate::helpers::{Backend, TestApp, http};
+use crate::socket_client::SocketClient;
+use google_emulator::{Emulator, EmulatorConfig, Fault, FaultKind, RunningEmulator};
+use serde_json::{Value, json};
+use std::time::Duration;
+use switchboard_store::db_run;
+use tokio::time::Instant;
+
+crate::db_tests!(
+    full_sync_pages_in_and_keeps_tokens_encrypted,
+    changes_flow_both_ways_exactly_once,
+    a_merge_in_google_keeps_one_contact,
+    an_expired_token_reconciles_without_new_versions,
+    edits_on_both_sides_merge_per_field,
+    rate_limits_outages_and_timeouts_are_survived,
+    a_refused_grant_stops_the_account_until_reconnected,
+    a_sync_stopped_mid_run_redoes_one_page,
+);
+
+const EMAIL: &str = "ann@example.com";
+const WAIT: Duration = Duration::from_secs(30);
+const REDIRECT: &str = "http://switchboard.test/api/v1/auth/google/callback";
+
+/// The server and the emulator, with one Google account connected through the OAuth flow.
+struct Rig {
+    app: TestApp,
+    emu: RunningEmulator,
+    account: String,
+}
+
+async fn emulator(delay_factor: f64) -> RunningEmulator {
+    let config = EmulatorConfig { delay_factor, seed_accounts: vec![EMAIL.into()], ..Default::default() };
+    Emulator::start(config).await.expect("emulator starts")
+}
+
+fn google_config(config: &mut switchboard_server::Config, emu: &RunningEmulator) {
+    config.google.client_id = Some("test-client.apps.googleusercontent.com".into());
+    config.google.client_secret = Some(switchboard_server::config::secrets::SecretValue::new("test-secret".into()));
+    config.google.redirect_url = Some(REDIRECT.into());
+    config.google.base_url = Some(emu.base_url());
+    // Syncs run when a test triggers them (and once after connecting), not on their own.
+    config.google.sync_interval = Duration::from_secs(3600);
+    config.google.writes_per_minute = 0;
+    config.google.request_timeout = Duration::from_secs(2);
+    config.google.lease = Duration::from_secs(2);
+}
+
+impl Rig {
+    /// Seeds `people` generated people, starts the server, connects the account and waits for the first sync.
+    async fn start(backend: Backend, people: usize) -> Rig {
+        let emu = emulator(0.001).await;
+        emu.control().generate_people(EMAIL, people).unwrap();
+        let app = TestApp::spawn_with(backend, |c| google_config(c, &emu)).await;
+        let account = connect(&app, &emu, None).await["id"].as_str().unwrap().to_owned();
+        let rig = Rig { app, emu, account };
+        rig.wait_run().await;
+        rig
+    }
+
+    /// The account's sync status.
+    async fn status(&self) -> Value {
+        let r = self
+            .app
+            .get(&format!("/api/v1/connected-accounts/{}/sync", self.account), &self.app.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Waits until no run is requested or running, and returns the status.
+    async fn wait_run(&self) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let s = self.status().await;
+            let done = s["run_id"].is_null() && s["status"] != "syncing" && !s["last_full_sync_at"].is_null();
+            if done || s["status"] == "error" {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the sync did not finish: {s}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Triggers a sync and waits for it; fails on a sync error.
+    async fn sync(&self, full: bool) -> Value {
+        let r = self.app.post("/api/v1/sync/google", &self.app.api_key, &json!({"full": full})).send().await.unwrap();
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+        let s = self.wait_run().await;
+        assert_ne!(s["status"], "error", "{s}");
+        s
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        db_run!(&self.app.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
+    }
+
+    /// The contact linked to a Google person.
+    async fn contact_of(&self, resource_name: &str) -> Option<Value> {
+        let id: Option<uuid::Uuid> = db_run!(&self.app.db, pool => sqlx::query_scalar(
+            "SELECT entity_id FROM external_links WHERE remote_id = $1",
+        ).bind(resource_name).fetch_optional(pool).await)
+        .unwrap();
+        let r = self.app.get(&format!("/api/v1/contacts/{}", id?), &self.app.api_key).send().await.unwrap();
+        if r.status() != 200 {
+            return None;
+        }
+        Some(r.json().await.unwrap())
+    }
+
+    /// Waits until `check` holds for the person in Google.
+    async fn wait_person(&self, resource_name: &str, check: impl Fn(Option<&Value>) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let p = self.emu.control().get_person(EMAIL, resource_name).unwrap();
+            if check(p.as_ref()) {
+                return p;
+            }
+            assert!(Instant::now() < deadline, "Google never reached the expected state: {p:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn requests(&self, method: &str) -> u64 {
+        self.emu.control().counters().requests(method)
+    }
+}
+
+/// Connects the emulator's account the way a browser does: start, follow Google's consent redirect, land on
+/// the callback. Returns the callback's JSON (the connected account).
+async fn connect(app: &TestApp, emu: &RunningEmulator, scopes: Option<&str>) -> Value {
+    let query = scopes.map(|s| format!("?scopes={s}")).unwrap_or_default();
+    let r = app.get(&format!("/api/v1/auth/google{query}"), &app.api_key).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let url = r.json::<Value>().await.unwrap()["authorization_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&emu.base_url()), "{url}");
+    let browser = http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let consent = browser.get(&url).send().await.unwrap();
+    assert_eq!(consent.status(), 302, "{}", consent.text().await.unwrap());
+    let location = consent.headers()["location"].to_str().unwrap().to_owned();
+    let back = reqwest::Url::parse(&location).unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    // The browser arrives at our callback with Google's query string.
+    let callback = app.url(&format!("/api/v1/auth/google/callback?{}", back.query().unwrap()));
+    let r = browser.get(callback).send().await.unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+async fn full_sync_pages_in_and_keeps_tokens_encrypted(backend: Backend) {
+    let rig = Rig::start(backend, 2_500).await;
+    let s = rig.status().await;
+    assert_eq!(s["counts"]["in"]["created"], 2_500, "{s}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 2_500);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM external_links WHERE remote_id IS NOT NULL").await, 2_500);
+    assert_eq!(rig.requests("people.connections.list"), 3, "pages of 1,000");
+    assert!(!s["last_full_sync_at"].is_null());
+
+    // Nothing changed in Google: an incremental sync writes nothing.
+    let before = rig.app.workspace_version().await;
+    let s = rig.sync(false).await;
+    assert!(!s["last_incremental_sync_at"].is_null());
+    assert_eq!(rig.app.workspace_version().await, before);
+
+    // Tokens at rest are sealed: neither token's text is in the row, and the rows are not interchangeable.
+    let (refresh, access): (Vec<u8>, Vec<u8>) = db_run!(&rig.app.db, pool => sqlx::query_as(
+        "SELECT refresh_token_enc, access_token_enc FROM connected_accounts",
+    ).fetch_one(pool).await)
+    .unwrap();
+    for sealed in [&refresh, &access] {
+        assert_eq!(sealed[0], 1, "sealed format version");
+        assert!(sealed.len() > 1 + 24 + 16);
+        assert!(!sealed.windows(3).any(|w| w == b"1//"), "a Google refresh token starts with 1//");
+        assert!(!sealed.windows(5).any(|w| w == b"ya29."), "a Google access token starts with ya29.");
+    }
+    let listed: Value =
+        rig.app.get("/api/v1/connected-accounts", &rig.app.api_key).send().await.unwrap().json().await.unwrap();
+    let text = listed.to_string();
+    assert!(!text.contains("token_enc") && !text.contains("1//"), "{text}");
+    assert_eq!(listed[0]["account_email"], EMAIL);
+    assert_eq!(listed[0]["contacts_sync"]["linked_contacts"], 2_500);
+}
+
+async fn changes_flow_both_ways_exactly_once(backend: Backend) {
+    let rig = Rig::start(backend, 3).await;
+    let control = rig.emu.control();
+    let people = control.list_people(EMAIL).unwrap();
+    let name = |i: usize| people[i]["resourceName"].as_str().unwrap().to_owned();
+    let key = rig.app.agent_key("AG1").await;
+    let mut device = SocketClient::connect(
+        &format!("http://{}", rig.app.addr),
+        json!({"auth": {"api_key": key, "agent_code": "AG1", "device_id": "phone-1"}}),
+    );
+    device.expect_event("authenticated", WAIT).await;
+
+    // Edits "as the user in Google" reach the contacts, and the devices at once.
+    let created = control
+        .create_person(EMAIL, json!({"names": [{"givenName": "Zed", "familyName": "New"}], "phoneNumbers": [{"value": "+44 20 7946 0958", "type": "work"}]}))
+        .unwrap();
+    control
+        .update_person(EMAIL, &name(0), json!({"names": [{"givenName": "Renamed", "familyName": "Person"}]}))
+        .unwrap();
+    control.delete_person(EMAIL, &name(1)).unwrap();
+    rig.sync(false).await;
+    let e = device.expect_event("contact_created", WAIT).await;
+    assert_eq!(e["args"][0]["contact"]["first_name"], "Zed");
+    assert_eq!(e["args"][0]["created_by"], format!("google:{EMAIL}"));
+    let e = device.expect_event("contact_updated", WAIT).await;
+    assert_eq!(e["args"][0]["contact"]["first_name"], "Renamed");
+    device.expect_event("contact_deleted", WAIT).await;
+    let zed = rig.contact_of(created["resourceName"].as_str().unwrap()).await.expect("linked");
+    assert_eq!(zed["phones"][0]["e164"], "+442079460958");
+    assert!(rig.contact_of(&name(1)).await.is_none(), "deleted in Google, deleted here");
+
+    // A local edit reaches Google exactly once; its echo in the next incremental sync changes nothing.
+    let ann = rig.contact_of(&name(0)).await.unwrap();
+    let r = rig
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{}", ann["id"].as_str().unwrap()),
+            &rig.app.api_key,
+            &json!({"job_title": "CEO"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    rig.wait_person(&name(0), |p| p.is_some_and(|p| p["organizations"][0]["title"] == "CEO")).await;
+    assert_eq!(rig.requests("people.updateContact"), 1);
+    let before = rig.app.workspace_version().await;
+    rig.sync(false).await;
+    assert_eq!(rig.app.workspace_version().await, before, "our own write came back and was skipped");
+    assert_eq!(rig.requests("people.updateContact"), 1, "no ping-pong");
+
+    // A contact created here is created in Google once, tagged with our id; deleting it deletes the person.
+    let r = rig
+        .app
+        .post(
+            "/api/v1/contacts",
+            &rig.app.api_key,
+            &json!({"given_name": "Local", "emails": [{"address": "local@example.com"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let local: Value = r.json().await.unwrap();
+    let local_id = local["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + WAIT;
+    let remote = loop {
+        let remote: Option<String> = db_run!(&rig.app.db, pool => sqlx::query_scalar(
+            "SELECT remote_id FROM external_links WHERE entity_id = $1",
+        ).bind(uuid::Uuid::parse_str(&local_id).unwrap()).fetch_optional(pool).await)
+        .unwrap()
+        .flatten();
+        if let Some(r) = remote {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "the local contact never reached Google");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let person = control.get_person(EMAIL, &remote).unwrap().unwrap();
+    assert_eq!(person["emailAddresses"][0]["value"], "local@example.com");
+    assert_eq!(rig.requests("people.createContact"), 1);
+    let before = rig.app.workspace_version().await;
+    rig.sync(false).await;
+    assert_eq!(rig.app.workspace_version().await, before, "the created person's echo is skipped");
+    rig.app.delete(&format!("/api/v1/contacts/{local_id}"), &rig.app.api_key).send().await.unwrap();
+    rig.wait_person(&remote, |p| p.is_none()).await;
+    assert_eq!(rig.requests("people.deleteContact"), 1);
+    assert_eq!(control.list_people(EMAIL).unwrap().len(), 3, "Zed and two of the three originals");
+}
+
+async fn a_merge_in_google_keeps_one_contact(backend: Backend) {
+    let rig = Rig::start(backend, 2).await;
+    let control = rig.emu.control();
+    let people = control.list_people(EMAIL).unwrap();
+    let (a, b) = (people[0]["resourceName"].as_str().unwrap(), people[1]["resourceName"].as_str().unwrap());
+    assert!(rig.contact_of(a).await.is_some() && rig.contact_of(b).await.is_some());
+    let kept = rig.contact_of(a).await.unwrap()["id"].clone();
+    control.merge(EMAIL, a, b).unwrap();
+    rig.sync(false).await;
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 1);
+    let survivor = rig.contact_of(a).await.expect("the survivor stays linked");
+    assert_eq!(survivor["id"], kept, "the survivor's contact is kept");
+    assert_eq!(survivor["phones"].as_array().unwrap().len(), 2, "with the merged numbers");
+    assert!(rig.contact_of(b).await.is_none());
+}
+
+async fn an_expired_token_reconciles_without_new_versions(backend: Backend) {
+    let rig = Rig::start(backend, 50).await;
+    let control = rig.emu.control();
+    let before = rig.app.workspace_version().await;
+    let lists = rig.requests("people.connections.list");
+    control.expire_sync_tokens(EMAIL).unwrap();
+    let s = rig.sync(false).await;
+    assert_eq!(rig.app.workspace_version().await, before, "a reconcile over unchanged people writes nothing");
+    assert_eq!(rig.requests("people.connections.list"), lists + 2, "the refused incremental, then the full sync");
+    assert!(s["last_full_sync_at"].as_str() > Some(""));
+
+    // Deleted in Google while the token was expired: the full sync's reconcile retires the contact.
+    let gone = control.list_people(EMAIL).unwrap()[7]["resourceName"].as_str().unwrap().to_owned();
+    control.delete_person(EMAIL, &gone).unwrap();
+    control.expire_sync_tokens(EMAIL).unwrap();
+    rig.sync(false).await;
+    assert_eq!(rig.app.workspace_version().await, before + 1, "exactly the one tombstone");
+    assert!(rig.contact_of(&gone).await.is_none());
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 49);
+}
+
+async fn edits_on_both_sides_merge_per_field(backend: Backend) {
+    let rig = Rig::start(backend, 1).await;
+    let control = rig.emu.control();
+    let name = control.list_people(EMAIL).unwrap()[0]["resourceName"].as_str().unwrap().to_owned();
+    let id = rig.contact_of(&name).await.unwrap()["id"].as_str().unwrap().to_owned();
+    // Stop pushes so both sides hold an unsynced edit: the local edit is made while Google refuses writes.
+    control.inject_fault(Fault::new(FaultKind::ServerError, 50).only_for("people.updateContact"));
+    let r = rig
+        .app
+        .patch(
+            &format!("/api/v1/contacts/{id}"),
+            &rig.app.api_key,
+            &json!({"job_title": "Local title", "nickname": "Locally"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Later, in Google: a different field, and one of the same fields.
+    control
+        .update_person(
+            EMAIL,
+            &name,
+            json!({"biographies": [{"value": "Google notes"}], "nicknames": [{"value": "Googly"}]}),
+        )
+        .unwrap();
+    control.clear_faults();
+    rig.sync(false).await;
+    let c = rig.contact_of(&name).await.unwrap();
+    assert_eq!(c["notes"], "Google notes", "changed only in Google: Google's");
+    assert_eq!(c["job_title"], "Local title", "changed only here: ours");
+    assert_eq!(c["nickname"], "Googly", "changed on both sides: the later edit (Google's) wins");
+    rig.wait_person(&name, |p| p.is_some_and(|p| p["organizations"][0]["title"] == "Local title")).await;
+    let p = control.get_person(EMAIL, &name).unwrap().unwrap();
+    assert_eq!(p["biographies"][0]["value"], "Google notes");
+    assert_eq!(p["nicknames"][0]["value"], "Googly");
+}
+
+async fn rate_limits_outages_and_timeouts_are_survived(backend: Backend) {
+    let emu = emulator(0.001).await;
+    emu.control().generate_people(EMAIL, 1_200).unwrap();
+    // A storm of 429s with Retry-After, then 500s, on the list calls of the first sync: four refusals in a
+    // row, within the client's five attempts.
+    emu.control().inject_fault(
+        Fault::new(FaultKind::TooManyRequests { retry_after_secs: 2 }, 2).only_for("people.connections.list"),
+    );
+    emu.control().inject_fault(Fault::new(FaultKind::ServerError, 2).only_for("people.connections.list"));
+    let app = TestApp::spawn_with(backend, |c| google_config(c, &emu)).await;
+    let account = connect(&app, &emu, None).await["id"].as_str().unwrap().to_owned();
+    let rig = Rig { app, emu, account };
+    let s = rig.wait_run().await;
+    assert_eq!(s["status"], "idle", "{s}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 1_200);
+    assert_eq!(rig.requests("people.connections.list"), 2 + 4, "two pages, four refusals retried");
+
+    // More refusals than one call's attempts: the run stops with the error shown, keeps its place, and the
+    // next run resumes.
+    rig.emu.control().inject_fault(Fault::new(FaultKind::ServiceUnavailable, 5).only_for("people.connections.list"));
+    rig.emu
+        .control()
+        .update_person(
+            EMAIL,
+            rig.emu.control().list_people(EMAIL).unwrap()[1]["resourceName"].as_str().unwrap(),
+            json!({"nicknames": [{"value": "Later"}]}),
+        )
+        .unwrap();
+    let r = rig.app.post("/api/v1/sync/google", &rig.app.api_key, &json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let s = rig.wait_run().await;
+    assert_eq!(s["status"], "error", "{s}");
+    assert!(s["last_error"].as_str().unwrap().contains("503"), "{s}");
+    assert!(!s["next_run_at"].is_null());
+    rig.sync(false).await;
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE nickname = 'Later'").await, 1);
+
+    // 5 s latency (unscaled) against a 2 s timeout: the call times out, is retried, and succeeds.
+    rig.emu.control().set_delay_factor(1.0);
+    rig.emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 5_000 }, 1).only_for("people.connections.list"));
+    rig.emu
+        .control()
+        .update_person(
+            EMAIL,
+            rig.emu.control().list_people(EMAIL).unwrap()[0]["resourceName"].as_str().unwrap(),
+            json!({"nicknames": [{"value": "Slow"}]}),
+        )
+        .unwrap();
+    let started = Instant::now();
+    rig.sync(false).await;
+    assert!(started.elapsed() >= Duration::from_secs(2), "the slow answer was waited for up to the timeout");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE nickname = 'Slow'").await, 1);
+}
+
+async fn a_refused_grant_stops_the_account_until_reconnected(backend: Backend) {
+    let rig = Rig::start(backend, 5).await;
+    let control = rig.emu.control();
+    control.revoke_grants(EMAIL).unwrap();
+    control.expire_access_tokens(EMAIL).unwrap();
+    let r = rig.app.post("/api/v1/sync/google", &rig.app.api_key, &json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let deadline = Instant::now() + WAIT;
+    let s = loop {
+        let s = rig.status().await;
+        if s["reauth_required"] == true {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "never marked reauth_required: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(s["last_error"].as_str().unwrap().contains("reconnect"), "{s}");
+    assert!(s["next_run_at"].is_null(), "no runs until reconnected");
+    let r = rig.app.post("/api/v1/sync/google", &rig.app.api_key, &json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 409, "nothing to sync while the only account needs reconnecting");
+
+    // Reconnecting the same Google account resumes it (same account row, new grant).
+    control.create_person(EMAIL, json!({"names": [{"givenName": "After"}]})).unwrap();
+    let again = connect(&rig.app, &rig.emu, None).await;
+    assert_eq!(again["id"].as_str(), Some(rig.account.as_str()));
+    assert_eq!(again["status"], "active");
+    let s = rig.sync(false).await;
+    assert_eq!(s["reauth_required"], false);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE given_name = 'After'").await, 1);
+}
+
+async fn a_sync_stopped_mid_run_redoes_one_page(backend: Backend) {
+    let emu = emulator(1.0).await;
+    emu.control().generate_people(EMAIL, 2_500).unwrap();
+    // Each list call takes a second, so the server can be stopped while page two is in flight.
+    emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 1_000 }, 2).only_for("people.connections.list"));
+    let app = TestApp::spawn_with(backend, |c| {
+        google_config(c, &emu);
+        c.google.request_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let config = app.config.clone();
+    let account = connect(&app, &emu, None).await["id"].as_str().unwrap().to_owned();
+    let rig = Rig { app, emu, account };
+    let deadline = Instant::now() + WAIT;
+    while rig.count("SELECT COUNT(*) FROM contacts").await < 1_000 || rig.requests("people.connections.list") < 2 {
+        assert!(Instant::now() < deadline, "page one never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts").await, 1_000, "stopped before page two was applied");
+    let Rig { app, emu, account } = rig;
+    let api_key = app.api_key.clone();
+    app.stop().await;
+    assert_eq!(emu.control().counters().requests("people.connections.list"), 2, "page two was asked for");
+
+    // A new instance takes over once the stopped one's lease runs out, and resumes at page two.
+    let mut app = TestApp::start(config).await.unwrap();
+    app.api_key = api_key;
+    let rig = Rig { app, emu, account };
+    let s = rig.wait_run().await;
+    assert_eq!(s["status"], "idle", "{s}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts").await, 2_500, "no duplicates");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM external_links").await, 2_500);
+    assert_eq!(rig.requests("people.connections.list"), 4, "pages one, two (stopped), two again, three");
+}
+
+/// With several instances on PostgreSQL, one syncs an account at a time: both are asked, one full sync
+/// happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_sync_one_account_at_once() {
+    let emu = emulator(1.0).await;
+    emu.control().generate_people(EMAIL, 2_500).unwrap();
+    emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 300 }, 3).only_for("people.connections.list"));
+    // Leases long enough that neither runs out here: this is about exclusion, not takeover.
+    let a = TestApp::spawn_with(Backend::Postgres, |c| {
+        google_config(c, &emu);
+        c.google.lease = Duration::from_secs(30);
+    })
+    .await;
+    let b = TestApp::start(a.config.clone()).await.unwrap();
+    let account = connect(&a, &emu, None).await["id"].as_str().unwrap().to_owned();
+    for app in [&a, &b] {
+        let r = app.post("/api/v1/sync/google", &a.api_key, &json!({})).send().await.unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let rig = Rig { app: a, emu, account };
+    let s = rig.wait_run().await;
+    assert_eq!(s["status"], "idle", "{s}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts").await, 2_500);
+    assert_eq!(rig.requests("people.connections.list"), 3, "one full sync of three pages, by one instance");
+    b.stop().await;
+}

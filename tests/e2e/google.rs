@@ -19,6 +19,7 @@ crate::db_tests!(
     rate_limits_outages_and_timeouts_are_survived,
     a_refused_grant_stops_the_account_until_reconnected,
     a_sync_stopped_mid_run_redoes_one_page,
+    the_cli_syncs_with_a_progress_bar,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -498,4 +499,45 @@ async fn two_instances_never_sync_one_account_at_once() {
     assert_eq!(rig.count("SELECT COUNT(*) FROM contacts").await, 2_500);
     assert_eq!(rig.requests("people.connections.list"), 3, "one full sync of three pages, by one instance");
     b.stop().await;
+}
+
+async fn the_cli_syncs_with_a_progress_bar(backend: Backend) {
+    let rig = Rig::start(backend, 10).await;
+    rig.emu.control().create_person(EMAIL, json!({"names": [{"givenName": "Cli", "familyName": "Made"}]})).unwrap();
+    let out = cli(&rig, &[]).await;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{:?} {text}", out.status);
+    assert!(text.contains("incremental sync: 1 created"), "{text}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE given_name = 'Cli'").await, 1);
+
+    let out = cli(&rig, &["--full"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("full sync: 0 created, 0 updated, 0 deleted, 11 unchanged"), "{text}");
+
+    let out = cli(&rig, &["--account", "nobody@example.com"]).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no active Google account nobody@example.com"));
+}
+
+/// Runs `switchboard sync google ARGS` on the rig's database and emulator.
+async fn cli(rig: &Rig, args: &[&str]) -> std::process::Output {
+    let c = rig.app.config.clone();
+    let base = rig.emu.base_url();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["sync", "google"])
+            .args(&args)
+            .env("SWITCHBOARD_DATA_DIR", &c.data_dir)
+            .env("DATABASE_URL", &c.database_url)
+            .env("SWITCHBOARD_GOOGLE_CLIENT_ID", c.google.client_id.as_deref().unwrap())
+            .env("SWITCHBOARD_GOOGLE_CLIENT_SECRET", "test-secret")
+            .env("SWITCHBOARD_GOOGLE_REDIRECT_URL", REDIRECT)
+            .env("SWITCHBOARD_GOOGLE_BASE_URL", base)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
 }

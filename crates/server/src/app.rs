@@ -113,6 +113,25 @@ impl Application {
         let bootstrap = workspaces::bootstrap(&db, &config).await.map_err(app_error)?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
+        let state = Self::shared_state(config, db, &keys).await?;
+        let (router, _, io) = build_router(state.clone());
+        Ok(Self { listener, state, router, io, bootstrap, _serve_lock: serve_lock })
+    }
+
+    /// The shared state without an HTTP server, for commands that run server work in this process (e.g.
+    /// `switchboard sync google`): connects, migrates, checks the secrets and starts the write path. No
+    /// bootstrap and no SQLite serve lock: a running server and such a command coordinate through the
+    /// database (sync leases, the change feed it tails).
+    pub async fn worker_state(config: Config) -> anyhow::Result<AppState> {
+        let db = connect_and_migrate(&config).await?;
+        let keys = ServerKeys::load(config.jwt_secret.as_ref(), config.secret_key.as_ref(), &config.data_dir)
+            .context("cannot load the server's secret keys")?;
+        let (jwt_fp, enc_fp) = keys.fingerprints();
+        workspaces::check_key_fingerprints(&db, &jwt_fp, &enc_fp).await.map_err(anyhow::Error::msg)?;
+        Self::shared_state(config, db, &keys).await
+    }
+
+    async fn shared_state(config: Config, db: Db, keys: &ServerKeys) -> anyhow::Result<AppState> {
         let feed = Arc::new(crate::feed::tail::Feed::default());
         let writer_settings = crate::feed::writer::WriterSettings {
             idempotency_ttl: config.idempotency_ttl,
@@ -127,7 +146,7 @@ impl Application {
         .await
         .context("cannot start the write path")?;
         let google = crate::google::Google::new(&config, crate::config::sealed::Sealer::new(&keys.encryption))?;
-        let state = AppState::new(Shared {
+        Ok(AppState::new(Shared {
             google,
             writers,
             feed,
@@ -141,9 +160,7 @@ impl Application {
             started_at: Instant::now(),
             db,
             config,
-        });
-        let (router, _, io) = build_router(state.clone());
-        Ok(Self { listener, state, router, io, bootstrap, _serve_lock: serve_lock })
+        }))
     }
 
     /// The bound address (the real port when configured with port 0).

@@ -77,6 +77,9 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run a sync now, in this process (e.g. `switchboard sync google --full`).
+    #[command(subcommand)]
+    Sync(crate::sync::SyncCommand),
 }
 
 /// `serve` options.
@@ -171,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(cmd) => crate::admin::run(cmd, &config).await,
+        Command::Sync(cmd) => crate::sync::run(cmd, config).await,
         Command::Config(ConfigCommand::Show) => {
             let shown = Config { database_url: switchboard_server::app::redact_url(&config.database_url), ..config };
             println!("{shown:#?}");

@@ -2,6 +2,7 @@
 
 mod admin;
 mod cli;
+mod sync;
 
 use clap::Parser;
 

@@ -138,6 +138,19 @@ pub struct AccountRun<'a> {
     pub policy: PhonePolicy,
     /// This instance's lease holder id.
     pub holder: Uuid,
+    /// Told after each inbound page (the CLI's progress bar).
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+}
+
+/// How far an inbound run is.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// People read so far in this run.
+    pub people: u64,
+    /// Google's count of people in the whole listing, when it gives one.
+    pub total: Option<u32>,
+    /// Pages read so far.
+    pub pages: u32,
 }
 
 impl AccountRun<'_> {

@@ -242,6 +242,23 @@ pub struct AccountView {
     pub account: ConnectedAccount,
     /// The People sync, when the contacts scope was granted.
     pub contacts_sync: Option<SyncStatus>,
+    /// What does not work with what Google granted (e.g. the contacts scope was left unticked).
+    pub warnings: Vec<String>,
+}
+
+fn view(account: ConnectedAccount, contacts_sync: Option<SyncStatus>) -> AccountView {
+    let mut warnings = Vec::new();
+    if !account.has_scope(accounts::CONTACTS_SCOPE) {
+        warnings.push(
+            "Google did not grant access to contacts, so contacts do not sync; reconnect with the contacts scope \
+             and leave it ticked on Google's consent screen"
+                .to_owned(),
+        );
+    }
+    if account.status == "reauth_required" {
+        warnings.push("Google refused the stored authorisation; reconnect this account to resume syncing".to_owned());
+    }
+    AccountView { account, contacts_sync, warnings }
 }
 
 /// List the workspace's connected accounts (never their tokens).
@@ -252,7 +269,7 @@ async fn list_accounts(State(state): State<AppState>, principal: Principal) -> A
     let mut out = Vec::new();
     for account in accounts::list(&state.db, principal.workspace_id).await? {
         let contacts_sync = sync_status(&state, &account).await?;
-        out.push(AccountView { account, contacts_sync });
+        out.push(view(account, contacts_sync));
     }
     Ok(axum::Json(out))
 }
@@ -268,7 +285,7 @@ async fn get_account(
     principal.require(Permission::Admin)?;
     let account = accounts::get(&state.db, principal.workspace_id, id).await?;
     let contacts_sync = sync_status(&state, &account).await?;
-    Ok(axum::Json(AccountView { account, contacts_sync }))
+    Ok(axum::Json(view(account, contacts_sync)))
 }
 
 /// Change an account's sync settings: which contacts go to Google (`all`, `label` with `label`, `none`) and
@@ -332,6 +349,15 @@ pub struct SyncStatus {
     pub linked_contacts: i64,
     /// Contacts Google refused (the error is on each contact's link).
     pub failed_contacts: i64,
+}
+
+/// The People sync of every connected account of the workspace (`GET /api/status`).
+pub async fn workspace_statuses(state: &AppState, ws: WorkspaceId) -> AppResult<Vec<SyncStatus>> {
+    let mut out = Vec::new();
+    for account in accounts::list(&state.db, ws).await? {
+        out.extend(sync_status(state, &account).await?);
+    }
+    Ok(out)
 }
 
 async fn sync_status(state: &AppState, account: &ConnectedAccount) -> AppResult<Option<SyncStatus>> {

@@ -101,12 +101,22 @@ pub async fn run(app: AppState, stop: CancellationToken) {
 /// Runs one account now (the worker, the CLI): takes the lease, syncs, records the outcome, gives the lease
 /// back. Returns the inbound report when there was an inbound pass.
 pub async fn sync_account(app: &AppState, account: Uuid, mode: Mode) -> Result<Option<inbound::Report>, SyncError> {
+    sync_account_with(app, account, mode, None).await
+}
+
+/// [`sync_account`], telling `progress` after each inbound page.
+pub async fn sync_account_with(
+    app: &AppState,
+    account: Uuid,
+    mode: Mode,
+    progress: Option<&(dyn Fn(super::Progress) + Sync)>,
+) -> Result<Option<inbound::Report>, SyncError> {
     let holder = app.instance_id;
     let lease = app.config.google.lease;
     if !state::acquire(&app.db, account, PEOPLE, holder, lease).await? {
         return Err(SyncError::LeaseLost);
     }
-    let result = run_locked(app, account, mode, holder).await;
+    let result = run_locked(app, account, mode, holder, progress).await;
     if let Err(e) = &result {
         record_failure(app, account, e).await;
     }
@@ -119,6 +129,7 @@ async fn run_locked(
     account: Uuid,
     mode: Mode,
     holder: Uuid,
+    progress: Option<&(dyn Fn(super::Progress) + Sync)>,
 ) -> Result<Option<inbound::Report>, SyncError> {
     let Some((ws, account)) = accounts::find(&app.db, account).await? else { return Ok(None) };
     if account.status != "active" {
@@ -126,7 +137,7 @@ async fn run_locked(
     }
     let session = app.google.session(&app.db, account.id).await?;
     let policy = crate::contacts::phone_policy(app, ws).await?;
-    let ctx = AccountRun { app, account, ws, session, policy, holder };
+    let ctx = AccountRun { app, account, ws, session, policy, holder, progress };
     let report = match mode {
         Mode::Sync { full } => Some(inbound::run(&ctx, full).await?),
         Mode::Push => None,

@@ -133,6 +133,8 @@ pub struct Status {
     pub active_contacts: i64,
     /// Devices with an open realtime connection now.
     pub devices_connected: i64,
+    /// Google Contacts sync, per connected account.
+    pub google: Vec<crate::google::routes::SyncStatus>,
 }
 
 /// App and sync status for the caller's workspace (seed shape).
@@ -148,5 +150,6 @@ async fn status(State(state): State<AppState>, principal: Principal) -> AppResul
         current_version: stats.current_version,
         active_contacts: stats.active_contacts,
         devices_connected: stats.devices_connected,
+        google: crate::google::routes::workspace_statuses(&state, principal.workspace_id).await?,
     }))
 }

@@ -31,6 +31,8 @@ pub struct Report {
     /// People skipped because their etag matched their link (unchanged, or our own write's echo).
     pub unchanged: u64,
     pub pages: u32,
+    /// People read.
+    pub people: u64,
 }
 
 /// Runs the account's inbound People sync: resumes a stopped run, else starts a full or incremental one.
@@ -73,6 +75,14 @@ async fn pages(
         report.pages += 1;
         for chunk in page.connections.chunks(BATCH) {
             apply(ctx, chunk, full.then_some(run), &mut report).await?;
+        }
+        report.people += page.connections.len() as u64;
+        if let Some(progress) = ctx.progress {
+            progress(crate::google::Progress {
+                people: report.people,
+                total: page.total_items.or(page.total_people),
+                pages: report.pages,
+            });
         }
         match page.next_page_token {
             Some(next) => {

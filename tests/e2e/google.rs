@@ -4,7 +4,7 @@
 
 use crate::helpers::{Backend, TestApp, http};
 use crate::socket_client::SocketClient;
-use google_emulator::{Emulator, EmulatorConfig, Fault, FaultKind, RunningEmulator};
+use google_emulator::{ConsentPlan, Emulator, EmulatorConfig, Fault, FaultKind, RunningEmulator};
 use serde_json::{Value, json};
 use std::time::Duration;
 use switchboard_store::db_run;
@@ -20,6 +20,9 @@ crate::db_tests!(
     a_refused_grant_stops_the_account_until_reconnected,
     a_sync_stopped_mid_run_redoes_one_page,
     the_cli_syncs_with_a_progress_bar,
+    connecting_checks_who_what_and_the_consent,
+    accounts_refresh_and_disconnect,
+    pushes_keep_to_the_quota_and_skip_refused_contacts,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -540,4 +543,189 @@ async fn cli(rig: &Rig, args: &[&str]) -> std::process::Output {
     })
     .await
     .unwrap()
+}
+
+/// Follows Google's consent redirect for an authorization URL; returns the callback's query string.
+async fn consent(url: &str) -> String {
+    let browser = http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = browser.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let location = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    location.query().unwrap().to_owned()
+}
+
+async fn start_url(app: &TestApp, credential: &str, query: &str) -> String {
+    let r = app.get(&format!("/api/v1/auth/google{query}"), credential).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["authorization_url"].as_str().unwrap().to_owned()
+}
+
+async fn connecting_checks_who_what_and_the_consent(backend: Backend) {
+    let emu = emulator(0.001).await;
+    let app = TestApp::spawn_with(backend, |c| google_config(c, &emu)).await;
+    let callback = |query: &str| app.client.get(app.url(&format!("/api/v1/auth/google/callback?{query}")));
+
+    // Only admins connect accounts.
+    let (_, password) = app.create_member("member@example.com", "member").await;
+    let r = app.login("member@example.com", &password).await;
+    let member_token = r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let r = app.get("/api/v1/auth/google", &member_token).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+
+    // The URL asks for offline access with PKCE and a sealed state; `?redirect=true` sends the browser there.
+    let url = start_url(&app, &app.api_key, "?scopes=contacts,calendar").await;
+    let parsed = reqwest::Url::parse(&url).unwrap();
+    let q: std::collections::HashMap<String, String> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(q["access_type"], "offline");
+    assert_eq!(q["prompt"], "consent");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    assert!(q["scope"].contains("auth/contacts") && q["scope"].contains("auth/calendar"), "{}", q["scope"]);
+    let browser = http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = browser.get(app.url("/api/v1/auth/google?redirect=true")).bearer_auth(&app.api_key).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with(&emu.base_url()));
+    let r = app.get("/api/v1/auth/google?scopes=drive", &app.api_key).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // A declined consent, a forged state and a replayed code are refused and store nothing.
+    emu.control().set_next_consent(ConsentPlan { deny: true, ..Default::default() });
+    let query = consent(&start_url(&app, &app.api_key, "").await).await;
+    let r = callback(&query).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "GOOGLE_CONSENT_DENIED");
+    let query = consent(&start_url(&app, &app.api_key, "").await).await;
+    let forged = query.replace("state=", "state=x");
+    let r = callback(&forged).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "GOOGLE_STATE_INVALID");
+    let accounts: Value =
+        app.get("/api/v1/connected-accounts", &app.api_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accounts, json!([]), "nothing stored");
+
+    // The user unticks contacts: the account is connected for the calendar and says contacts do not sync.
+    emu.control().set_next_consent(ConsentPlan {
+        grant_scopes: Some(vec!["openid".into(), "email".into(), google_emulator::CALENDAR_SCOPE.into()]),
+        ..Default::default()
+    });
+    let query = consent(&start_url(&app, &app.api_key, "?scopes=contacts,calendar").await).await;
+    let r = callback(&query).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("ann@example.com is connected"));
+    let r = callback(&query).send().await.unwrap();
+    assert_eq!(r.status(), 400, "a code works once");
+    assert_eq!(r.json::<Value>().await.unwrap()["error_code"], "GOOGLE_EXCHANGE_FAILED");
+    let accounts: Value =
+        app.get("/api/v1/connected-accounts", &app.api_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(accounts[0]["contacts_sync"], Value::Null);
+    assert!(accounts[0]["warnings"][0].as_str().unwrap().contains("did not grant access to contacts"), "{accounts}");
+    assert!(!accounts[0]["scopes"].as_str().unwrap().contains("auth/contacts"));
+    let r = app.post("/api/v1/sync/google", &app.api_key, &json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 409, "no account syncs contacts");
+
+    // Reconnecting with contacts granted starts the sync on the same account row.
+    let again = connect(&app, &emu, Some("contacts,calendar")).await;
+    assert_eq!(again["id"], accounts[0]["id"]);
+    let status: Value = app.get("/api/status", &app.api_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["data"]["google"][0]["account_email"], EMAIL, "{status}");
+}
+
+async fn accounts_refresh_and_disconnect(backend: Backend) {
+    let rig = Rig::start(backend, 3).await;
+    let refreshed: Value = rig
+        .app
+        .post("/dashboard/api/calendar/refresh-tokens", &rig.app.api_key, &json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refreshed[0]["status"], "refreshed", "{refreshed}");
+    assert!(!refreshed[0]["expires_at"].is_null());
+
+    // Settings: push only labelled contacts; a label is required for that.
+    let path = format!("/api/v1/connected-accounts/{}", rig.account);
+    let r = rig.app.patch(&path, &rig.app.api_key, &json!({"push": "label"})).send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let r = rig.app.patch(&path, &rig.app.api_key, &json!({"push": "label", "label": "google"})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r =
+        rig.app.post("/api/v1/contacts", &rig.app.api_key, &json!({"given_name": "Unlabelled"})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = rig
+        .app
+        .post("/api/v1/contacts", &rig.app.api_key, &json!({"given_name": "Labelled", "labels": ["google"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let deadline = Instant::now() + WAIT;
+    while rig.requests("people.createContact") < 1 {
+        assert!(Instant::now() < deadline, "the labelled contact never reached Google");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    rig.sync(false).await;
+    let names: Vec<String> = rig
+        .emu
+        .control()
+        .list_people(EMAIL)
+        .unwrap()
+        .iter()
+        .map(|p| p["names"][0]["givenName"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(names.contains(&"Labelled".to_owned()) && !names.contains(&"Unlabelled".to_owned()), "{names:?}");
+
+    // Disconnecting revokes the grant at Google and forgets tokens, state and links; contacts stay.
+    let r = rig.app.delete(&path, &rig.app.api_key).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(rig.requests("oauth.revoke"), 1);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM connected_accounts").await, 0);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM external_links").await, 0);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM sync_states").await, 0);
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 5);
+    let r = rig.app.get(&format!("{path}/sync"), &rig.app.api_key).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+async fn pushes_keep_to_the_quota_and_skip_refused_contacts(backend: Backend) {
+    let rig = Rig::start(backend, 0).await;
+    let control = rig.emu.control();
+    // Google allows 5 writes per (scaled) minute; 12 new contacts still arrive, each exactly once.
+    control.set_write_quota(Some(5));
+    // Google refuses one create for good: that contact is marked failed, the others carry on.
+    control.inject_fault(Fault::new(FaultKind::BadRequest, 1).only_for("people.createContact"));
+    for i in 0..12 {
+        let r = rig
+            .app
+            .post("/api/v1/contacts", &rig.app.api_key, &json!({"given_name": format!("Local{i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let deadline = Instant::now() + WAIT;
+    while control.list_people(EMAIL).unwrap().len() < 11 {
+        assert!(Instant::now() < deadline, "pushes stalled: {:?}", rig.status().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let s = rig.status().await;
+    assert_eq!(s["failed_contacts"], 1, "{s}");
+    assert_eq!(s["linked_contacts"], 11, "{s}");
+    let rejected: u64 = control.counters().quota_rejected.values().sum();
+    assert!(rejected > 0, "the quota was reached and waited out");
+    let mut names: Vec<String> = control
+        .list_people(EMAIL)
+        .unwrap()
+        .iter()
+        .map(|p| p["names"][0]["givenName"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 11, "no duplicates");
+    let error: Option<String> = db_run!(&rig.app.db, pool => sqlx::query_scalar(
+        "SELECT error FROM external_links WHERE error IS NOT NULL",
+    ).fetch_one(pool).await)
+    .unwrap();
+    assert!(error.unwrap().contains("400"));
 }

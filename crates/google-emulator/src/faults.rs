@@ -23,6 +23,8 @@ pub enum FaultKind {
     /// 429 (People RESOURCE_EXHAUSTED / Calendar rateLimitExceeded) with `Retry-After`
     /// (nominal seconds, scaled by the delay factor).
     TooManyRequests { retry_after_secs: u64 },
+    /// 400 (People INVALID_ARGUMENT / Calendar invalid): a request Google refuses for good.
+    BadRequest,
     /// 500 (People INTERNAL / Calendar backendError).
     ServerError,
     /// 503 (People UNAVAILABLE / Calendar backendError).
@@ -122,6 +124,9 @@ fn fault_response(kind: &FaultKind, method: &str, factor: f64) -> ApiError {
             };
             error.with_retry_after(wait)
         }
+        (FaultKind::BadRequest, "people") => people::invalid_argument("Request contains an invalid argument."),
+        (FaultKind::BadRequest, "calendar") => calendar::invalid("Invalid Value"),
+        (FaultKind::BadRequest, _) => oauth::invalid_request("Bad Request"),
         (FaultKind::ServerError, "people") => people::internal(),
         (FaultKind::ServerError, "calendar") => calendar::backend(500),
         (FaultKind::ServiceUnavailable, "people") => people::unavailable(),

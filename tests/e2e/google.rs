@@ -23,6 +23,7 @@ crate::db_tests!(
     connecting_checks_who_what_and_the_consent,
     accounts_refresh_and_disconnect,
     pushes_keep_to_the_quota_and_skip_refused_contacts,
+    contacts_already_here_are_linked_not_duplicated,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -691,7 +692,8 @@ async fn accounts_refresh_and_disconnect(backend: Backend) {
 async fn pushes_keep_to_the_quota_and_skip_refused_contacts(backend: Backend) {
     let rig = Rig::start(backend, 0).await;
     let control = rig.emu.control();
-    // Google allows 5 writes per (scaled) minute; 12 new contacts still arrive, each exactly once.
+    // Google allows 5 writes per (scaled: 1.2 s) minute; 12 new contacts still arrive, each exactly once.
+    control.set_delay_factor(0.02);
     control.set_write_quota(Some(5));
     // Google refuses one create for good: that contact is marked failed, the others carry on.
     control.inject_fault(Fault::new(FaultKind::BadRequest, 1).only_for("people.createContact"));
@@ -728,4 +730,57 @@ async fn pushes_keep_to_the_quota_and_skip_refused_contacts(backend: Backend) {
     ).fetch_one(pool).await)
     .unwrap();
     assert!(error.unwrap().contains("400"));
+}
+
+async fn contacts_already_here_are_linked_not_duplicated(backend: Backend) {
+    let emu = emulator(0.001).await;
+    let control = emu.control();
+    control
+        .seed_people(
+            EMAIL,
+            vec![
+                json!({"names": [{"givenName": "Ann", "familyName": "Lee"}], "emailAddresses": [{"value": "ann@lee.example"}]}),
+                json!({"names": [{"givenName": "Bo", "familyName": "Chan"}], "phoneNumbers": [{"value": "+1 415 555 0101"}]}),
+                json!({"names": [{"givenName": "Cy", "familyName": "Dee"}], "phoneNumbers": [{"value": "+1 415 555 0102"}]}),
+            ],
+        )
+        .unwrap();
+    let app = TestApp::spawn_with(backend, |c| google_config(c, &emu)).await;
+    // Already here before the account is connected: Ann by email (with a title Google lacks), Bo by number and
+    // name; the number of Cy but another name (a shared line: not the same person); and someone only here.
+    for body in [
+        json!({"given_name": "ann", "family_name": "LEE", "job_title": "CTO", "emails": [{"address": "ann@lee.example"}]}),
+        json!({"given_name": "Bo", "family_name": "Chan", "phones": [{"value": "+1 415 555 0101"}]}),
+        json!({"given_name": "Reception", "phones": [{"value": "+1 415 555 0102"}]}),
+        json!({"given_name": "Only", "family_name": "Here"}),
+    ] {
+        let r = app.post("/api/v1/contacts", &app.api_key, &body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let account = connect(&app, &emu, None).await["id"].as_str().unwrap().to_owned();
+    let rig = Rig { app, emu, account };
+    rig.wait_run().await;
+    assert_eq!(
+        rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await,
+        5,
+        "Ann and Bo matched, Cy new"
+    );
+    let people = rig.emu.control().list_people(EMAIL).unwrap();
+    let ann = people.iter().find(|p| p["emailAddresses"][0]["value"] == "ann@lee.example").unwrap();
+    let local_ann = rig.contact_of(ann["resourceName"].as_str().unwrap()).await.unwrap();
+    assert_eq!(local_ann["given_name"], "Ann", "Google's spelling of the name");
+    assert_eq!(local_ann["job_title"], "CTO", "a field Google lacks is kept");
+    // The contacts only here reach Google once each; nothing is duplicated there.
+    let deadline = Instant::now() + WAIT;
+    while rig.emu.control().list_people(EMAIL).unwrap().len() < 5 {
+        assert!(Instant::now() < deadline, "local contacts never reached Google");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let people = rig.emu.control().list_people(EMAIL).unwrap();
+    assert_eq!(people.len(), 5, "Ann, Bo, Cy, Reception, Only Here");
+    let ann = people.iter().find(|p| p["emailAddresses"][0]["value"] == "ann@lee.example").unwrap();
+    rig.wait_person(ann["resourceName"].as_str().unwrap(), |p| {
+        p.is_some_and(|p| p["organizations"][0]["title"] == "CTO")
+    })
+    .await;
 }

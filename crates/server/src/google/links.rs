@@ -119,6 +119,41 @@ pub async fn by_entity(db: &Db, account: Uuid, entity_ids: &[Uuid]) -> Result<Ve
     Ok(out)
 }
 
+/// Live contacts of the workspace not linked to `account` that have one of these email addresses or E.164
+/// numbers: the candidates for a Google person seen for the first time (the same person already here, e.g.
+/// imported before the account was connected). Returns (address or number, contact) pairs.
+pub async fn unlinked_candidates(
+    db: &Db,
+    ws: WorkspaceId,
+    account: Uuid,
+    emails: &[&str],
+    numbers: &[&str],
+) -> Result<(Vec<(String, Uuid)>, Vec<(String, Uuid)>), sqlx::Error> {
+    let mut found = (Vec::new(), Vec::new());
+    for (table, column, values, out) in
+        [("contact_emails", "address", emails, &mut found.0), ("contact_phones", "e164", numbers, &mut found.1)]
+    {
+        for chunk in values.chunks(500) {
+            let marks = switchboard_store::numbered_placeholders(3, chunk.len());
+            let sql = format!(
+                "SELECT x.{column}, x.contact_id FROM {table} x JOIN contacts c ON c.id = x.contact_id \
+                 WHERE x.workspace_id = $1 AND x.{column} IN ({marks}) AND c.deleted_at IS NULL AND NOT EXISTS \
+                 (SELECT 1 FROM external_links l WHERE l.account_id = $2 AND l.entity_id = x.contact_id) \
+                 ORDER BY x.contact_id"
+            );
+            let rows: Vec<(String, Uuid)> = db_run!(db, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0).bind(account);
+                for v in chunk {
+                    q = q.bind(*v);
+                }
+                q.fetch_all(pool).await
+            })?;
+            out.extend(rows);
+        }
+    }
+    Ok(found)
+}
+
 /// Links a full sync did not see: their people are gone from Google. Links written after the run started
 /// (contacts pushed meanwhile) are not among them.
 pub async fn unseen(db: &Db, account: Uuid, run: Uuid, started: DateTime<Utc>) -> Result<Vec<Link>, sqlx::Error> {

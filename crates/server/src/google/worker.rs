@@ -140,7 +140,16 @@ async fn run_locked(
     let ctx = AccountRun { app, account, ws, session, policy, holder, progress };
     let report = match mode {
         Mode::Sync { full } => Some(inbound::run(&ctx, full).await?),
-        Mode::Push => None,
+        Mode::Push => {
+            // Before the first full sync has linked Google's people (and matched those already here),
+            // pushing would create them in Google a second time; that sync pushes when it is done.
+            let synced_once =
+                state::get(&app.db, ctx.account.id, PEOPLE).await?.is_some_and(|s| s.last_full_sync_at.is_some());
+            if !synced_once {
+                return Ok(None);
+            }
+            None
+        }
     };
     outbound::push(&ctx).await?;
     if ctx.account.last_error.is_some() {

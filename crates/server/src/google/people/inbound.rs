@@ -15,7 +15,7 @@ use crate::google::state::{self, DirectionCounts};
 use crate::google::{AccountRun, SyncError};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use switchboard_domain::{ContactPatch, Field};
 use switchboard_google::people::{ListConnections, Person};
 use uuid::Uuid;
@@ -131,8 +131,9 @@ async fn apply(
         let mut persons = Vec::new();
         let mut link_only = Vec::new();
         let mut unchanged = Vec::new();
+        let mut claimed = HashSet::new();
         for person in &todo {
-            for plan in plan(ctx, person, &known, seen) {
+            for plan in plan(ctx, person, &known, seen, &mut claimed) {
                 match plan {
                     Plan::Skip => {
                         report.unchanged += 1;
@@ -182,6 +183,9 @@ struct Known {
     by_remote: HashMap<String, Link>,
     /// Links of contacts named in people's `clientData` (people we created).
     by_entity: HashMap<Uuid, Link>,
+    /// Unlinked contacts by email address and by E.164 number, for people seen for the first time.
+    by_email: HashMap<String, Vec<Uuid>>,
+    by_number: HashMap<String, Vec<Uuid>>,
     contacts: HashMap<Uuid, Contact>,
 }
 
@@ -204,7 +208,30 @@ impl Known {
             .into_iter()
             .map(|l| (l.entity_id, l))
             .collect();
-        let mut ids: Vec<Uuid> = by_remote.values().map(|l| l.entity_id).chain(tagged).collect();
+        // People with no link yet may already be here (imported before the account was connected).
+        let fresh: Vec<switchboard_domain::ContactFields> = people
+            .iter()
+            .filter(|p| !p.is_deleted())
+            .filter(|p| {
+                let mut names = p.resource_name.iter().chain(p.previous_resource_names());
+                !names.any(|n| by_remote.contains_key(n))
+            })
+            .map(|p| mapping::from_person(p, &ctx.policy).fields)
+            .collect();
+        let emails: Vec<&str> = fresh.iter().flat_map(|f| f.emails.iter().map(|e| e.address.as_str())).collect();
+        let numbers: Vec<&str> = fresh.iter().flat_map(|f| f.phones.iter().filter_map(|p| p.e164.as_deref())).collect();
+        let (email_rows, number_rows) =
+            links::unlinked_candidates(&ctx.app.db, ctx.ws, ctx.account.id, &emails, &numbers).await?;
+        let mut by_email: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let mut by_number: HashMap<String, Vec<Uuid>> = HashMap::new();
+        for (key, id) in &email_rows {
+            by_email.entry(key.clone()).or_default().push(*id);
+        }
+        for (key, id) in &number_rows {
+            by_number.entry(key.clone()).or_default().push(*id);
+        }
+        let candidates = email_rows.iter().chain(&number_rows).map(|(_, id)| *id);
+        let mut ids: Vec<Uuid> = by_remote.values().map(|l| l.entity_id).chain(tagged).chain(candidates).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut pooled = ctx.app.db.acquire().await?;
@@ -214,13 +241,19 @@ impl Known {
             .filter(|(ws, _)| *ws == ctx.ws)
             .map(|(_, c)| (c.id, c))
             .collect();
-        Ok(Self { by_remote, by_entity, contacts })
+        Ok(Self { by_remote, by_entity, by_email, by_number, contacts })
     }
 }
 
 /// Decides what one person does to the contacts (usually one plan; a merge also retires the people merged
 /// into it).
-fn plan(ctx: &AccountRun<'_>, person: &Person, known: &Known, seen: Option<Uuid>) -> Vec<Plan> {
+fn plan(
+    ctx: &AccountRun<'_>,
+    person: &Person,
+    known: &Known,
+    seen: Option<Uuid>,
+    claimed: &mut HashSet<Uuid>,
+) -> Vec<Plan> {
     let name = person.resource_name.clone().unwrap_or_default();
     let account = ctx.account.id;
     let own = known.by_remote.get(&name);
@@ -283,16 +316,33 @@ fn plan(ctx: &AccountRun<'_>, person: &Person, known: &Known, seen: Option<Uuid>
         last_synced_at: Some(Utc::now()),
         error: None,
     };
-    let entity = link.map(|l| l.entity_id).or(tagged_orphan);
+    let matched = match (link, tagged_orphan) {
+        (None, None) => first_sight_match(&incoming, known, claimed),
+        _ => None,
+    };
+    let entity = link.map(|l| l.entity_id).or(tagged_orphan).or(matched);
+    if let Some(id) = entity
+        && !claimed.insert(id)
+    {
+        // Two people of one batch want the same contact (it matched both): the second gets its own.
+        plans.push(create(ctx, &incoming, new_link));
+        return plans;
+    }
     match entity.and_then(|id| known.contacts.get(&id)) {
         Some(contact) if contact.deleted => {
             // Deleted here after the last exchange: the outbound push deletes the person; nothing to apply.
             plans.push(Plan::Skip);
         }
         Some(contact) => {
-            let base =
-                link.and_then(|l| l.synced.as_ref()).map(|s| s.0.clone()).unwrap_or_else(|| contact.fields.clone());
-            let set = google_wins(&incoming, &base, contact, person);
+            let set = match link.and_then(|l| l.synced.as_ref()) {
+                Some(base) => google_wins(&incoming, &base.0, contact, person),
+                // First link (a match, or a create whose answer was lost): Google's values fill in and
+                // replace what differs, but an empty Google field does not erase ours (the push sends it).
+                None => mapping::differing(&incoming, &contact.fields)
+                    .into_iter()
+                    .filter(|f| !incoming.same(&switchboard_domain::ContactFields::default(), *f))
+                    .collect(),
+            };
             let patch = ContactPatch { set, values: incoming.clone() };
             let item = WriteItem::new(ContactOp::Update {
                 id: contact.id,
@@ -311,6 +361,28 @@ fn plan(ctx: &AccountRun<'_>, person: &Person, known: &Known, seen: Option<Uuid>
         None => plans.push(create(ctx, &incoming, new_link)),
     }
     plans
+}
+
+/// An unlinked contact that is this person seen for the first time: one with the same email address, or
+/// with the same number and the same name (a number alone is often shared, e.g. a switchboard line).
+fn first_sight_match(
+    incoming: &switchboard_domain::ContactFields,
+    known: &Known,
+    claimed: &HashSet<Uuid>,
+) -> Option<Uuid> {
+    let free = |ids: Option<&Vec<Uuid>>| ids.into_iter().flatten().copied().find(|id| !claimed.contains(id));
+    let same_name = |id: &Uuid| {
+        known.contacts.get(id).is_some_and(|c| {
+            let fold = |v: &Option<String>| v.as_deref().map(switchboard_domain::fold);
+            fold(&c.fields.given_name) == fold(&incoming.given_name)
+                && fold(&c.fields.family_name) == fold(&incoming.family_name)
+        })
+    };
+    incoming.emails.iter().find_map(|e| free(known.by_email.get(&e.address))).or_else(|| {
+        incoming.phones.iter().filter_map(|p| p.e164.as_ref()).find_map(|n| {
+            known.by_number.get(n).into_iter().flatten().copied().find(|id| !claimed.contains(id) && same_name(id))
+        })
+    })
 }
 
 fn create(
@@ -365,7 +437,13 @@ async fn reconcile(
         let contacts: HashMap<Uuid, Contact> =
             store::load_any(&mut pooled.conn(), &ids).await?.into_iter().map(|(_, c)| (c.id, c)).collect();
         drop(pooled);
-        let known = Known { by_remote: HashMap::new(), by_entity: HashMap::new(), contacts };
+        let known = Known {
+            by_remote: HashMap::new(),
+            by_entity: HashMap::new(),
+            by_email: HashMap::new(),
+            by_number: HashMap::new(),
+            contacts,
+        };
         let mut items = Vec::new();
         let mut link_only = Vec::new();
         for link in chunk {

@@ -67,9 +67,19 @@ pub fn from_person(person: &Person, policy: &PhonePolicy) -> Mapped {
             emails.push(EmailEntry { address: address.as_str().to_owned(), kind: email_kind(e.email_type.as_deref()) });
         }
     }
+    let given_name = clean(name.and_then(|n| n.given_name.as_deref()), 100, false);
+    let family_name = clean(name.and_then(|n| n.family_name.as_deref()), 100, false);
+    // A name typed in one piece (Gmail's "Acme Support") has no given or family part: keep it as the given
+    // name rather than losing it.
+    let given_name = match (&given_name, &family_name) {
+        (None, None) => {
+            clean(name.and_then(|n| n.unstructured_name.as_deref().or(n.display_name.as_deref())), 100, false)
+        }
+        _ => given_name,
+    };
     let fields = ContactFields {
-        given_name: clean(name.and_then(|n| n.given_name.as_deref()), 100, false),
-        family_name: clean(name.and_then(|n| n.family_name.as_deref()), 100, false),
+        given_name,
+        family_name,
         nickname: clean(person.nicknames.first().map(|n| n.value.as_str()), 100, false),
         company: clean(org.and_then(|o| o.name.as_deref()), 200, false),
         job_title: clean(org.and_then(|o| o.title.as_deref()), 200, false),
@@ -301,6 +311,15 @@ mod tests {
         assert_eq!(written, all);
         let back = from_person(&body, &policy()).fields;
         assert!(differing(&fields, &back).is_empty(), "{fields:?} vs {back:?}");
+    }
+
+    #[test]
+    fn a_name_in_one_piece_is_kept() {
+        let p =
+            person(serde_json::json!({"names": [{"unstructuredName": "Acme Support", "displayName": "Acme Support"}]}));
+        assert_eq!(from_person(&p, &policy()).fields.given_name.as_deref(), Some("Acme Support"));
+        let p = person(serde_json::json!({"names": [{"displayName": "Bo"}]}));
+        assert_eq!(from_person(&p, &policy()).fields.given_name.as_deref(), Some("Bo"));
     }
 
     #[test]

@@ -24,6 +24,7 @@ crate::db_tests!(
     accounts_refresh_and_disconnect,
     pushes_keep_to_the_quota_and_skip_refused_contacts,
     contacts_already_here_are_linked_not_duplicated,
+    a_refused_saved_page_starts_the_listing_over,
 );
 
 const EMAIL: &str = "ann@example.com";
@@ -783,4 +784,21 @@ async fn contacts_already_here_are_linked_not_duplicated(backend: Backend) {
         p.is_some_and(|p| p["organizations"][0]["title"] == "CTO")
     })
     .await;
+}
+
+async fn a_refused_saved_page_starts_the_listing_over(backend: Backend) {
+    let rig = Rig::start(backend, 30).await;
+    let before = rig.app.workspace_version().await;
+    // A run stopped long ago: its saved page token has since expired at Google.
+    let run = uuid::Uuid::now_v7();
+    db_run!(&rig.app.db, pool => sqlx::query(
+        "UPDATE sync_states SET run_id = $1, run_full = $2, run_page_token = 'stale-page-token', run_started_at = $3",
+    ).bind(run).bind(true).bind(chrono::Utc::now()).execute(pool).await.map(|_| ()))
+    .unwrap();
+    let lists = rig.requests("people.connections.list");
+    let s = rig.sync(false).await;
+    assert_eq!(s["status"], "idle", "{s}");
+    assert_eq!(rig.requests("people.connections.list"), lists + 2, "the refused page, then the listing again");
+    assert_eq!(rig.app.workspace_version().await, before, "the pages already applied change nothing");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 30);
 }

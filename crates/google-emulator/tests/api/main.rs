@@ -36,6 +36,9 @@ impl TestEmu {
         let running = Emulator::start(config).await.expect("emulator starts");
         running.control().add_account(USER);
         let token = running.control().issue_tokens(USER, &[CONTACTS_SCOPE, CALENDAR_SCOPE]).unwrap().access_token;
+        // Built with the workspace, reqwest has `rustls-no-provider` (switchboard-google's choice, to keep
+        // aws-lc out): a client needs a process-wide crypto provider, even for plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         TestEmu { running, http, token }
     }

@@ -67,11 +67,24 @@ async fn pages(
         _ => ListConnections::full_sync(),
     };
     let base = ListConnections { person_fields: PERSON_FIELDS.to_owned(), ..base };
+    let mut resumed = page_token.is_some();
     let next_sync_token = loop {
         let request = ListConnections { page_token: page_token.clone(), ..base.clone() };
         let page = ctx.google().list_connections(&ctx.session, &request).await;
         ctx.save_tokens().await?;
-        let page = page?;
+        let page = match page {
+            // The page a stopped run saved is no longer accepted (page tokens are short-lived): start this
+            // run's listing over; pages already applied are skipped by their etags.
+            Err(e) if resumed && e.status() == Some(400) && !e.is_expired_sync_token() => {
+                tracing::info!(account = %ctx.account.account_email, "saved page token refused; listing again");
+                resumed = false;
+                page_token = None;
+                state::save_page(&ctx.app.db, ctx.account.id, None).await?;
+                continue;
+            }
+            other => other?,
+        };
+        resumed = false;
         report.pages += 1;
         for chunk in page.connections.chunks(BATCH) {
             apply(ctx, chunk, full.then_some(run), &mut report).await?;

@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
+use std::collections::BTreeMap;
 use switchboard_domain::{ContactFields, WorkspaceId};
 use switchboard_store::{Conn, Db, conn_run, db_run};
 use uuid::Uuid;
@@ -40,33 +41,64 @@ pub enum LinkWrite {
 
 const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synced, seen_run, last_synced_at, error";
 
-/// Applies link writes inside an open transaction.
+/// Applies link writes inside an open transaction, in a few statements whatever their number (a page of a
+/// full sync writes hundreds): the final state of each contact's link is computed first, then the old rows
+/// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted, and
+/// the new rows inserted.
 pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
+    // account → entity → its link afterwards (None: no link), later writes winning.
+    let mut finals: BTreeMap<Uuid, BTreeMap<Uuid, Option<&Link>>> = BTreeMap::new();
     for write in writes {
         match write {
-            LinkWrite::Upsert(l) => {
-                // A person re-linked to another contact (merges) must free its remote id first.
-                if let Some(remote) = &l.remote_id {
-                    conn_run!(conn, c => sqlx::query(
-                        "DELETE FROM external_links WHERE account_id = $1 AND remote_id = $2 AND entity_id <> $3",
-                    ).bind(l.account_id).bind(remote).bind(l.entity_id).execute(&mut **c).await.map(|_| ()))?;
-                }
-                conn_run!(conn, c => sqlx::query(
-                    "INSERT INTO external_links (account_id, entity_id, workspace_id, entity_type, remote_id, \
-                     remote_etag, synced, seen_run, last_synced_at, error, error_at) \
-                     VALUES ($1, $2, $3, 'contact', $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (account_id, entity_id) DO UPDATE SET remote_id = excluded.remote_id, \
-                     remote_etag = excluded.remote_etag, synced = excluded.synced, seen_run = excluded.seen_run, \
-                     last_synced_at = excluded.last_synced_at, error = excluded.error, error_at = excluded.error_at",
-                ).bind(l.account_id).bind(l.entity_id).bind(ws.0).bind(&l.remote_id).bind(&l.remote_etag)
-                .bind(&l.synced).bind(l.seen_run).bind(l.last_synced_at).bind(&l.error)
-                .bind(l.error.as_ref().map(|_| Utc::now()))
-                .execute(&mut **c).await.map(|_| ()))?;
-            }
+            LinkWrite::Upsert(l) => finals.entry(l.account_id).or_default().insert(l.entity_id, Some(l)),
             LinkWrite::Delete { account_id, entity_id } => {
-                conn_run!(conn, c => sqlx::query("DELETE FROM external_links WHERE account_id = $1 AND entity_id = $2")
-                    .bind(account_id).bind(entity_id).execute(&mut **c).await.map(|_| ()))?;
+                finals.entry(*account_id).or_default().insert(*entity_id, None)
             }
+        };
+    }
+    let backend = conn.backend();
+    for (account, entities) in finals {
+        let ids: Vec<Uuid> = entities.keys().copied().collect();
+        let links: Vec<&Link> = entities.values().flatten().copied().collect();
+        let remotes: Vec<&str> = links.iter().filter_map(|l| l.remote_id.as_deref()).collect();
+        for chunk in ids.chunks(1_000) {
+            let marks = switchboard_store::numbered_placeholders(2, chunk.len());
+            let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
+            conn_run!(conn, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut **c).await.map(|_| ())
+            })?;
+        }
+        for chunk in remotes.chunks(1_000) {
+            let marks = switchboard_store::numbered_placeholders(2, chunk.len());
+            let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
+            conn_run!(conn, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account);
+                for remote in chunk {
+                    q = q.bind(*remote);
+                }
+                q.execute(&mut **c).await.map(|_| ())
+            })?;
+        }
+        const COLS: usize = 11;
+        for chunk in links.chunks(500) {
+            let rows = switchboard_store::value_rows(backend, chunk.len(), COLS);
+            let sql = format!(
+                "INSERT INTO external_links (account_id, entity_id, workspace_id, entity_type, remote_id, \
+                 remote_etag, synced, seen_run, last_synced_at, error, error_at) VALUES {rows}"
+            );
+            conn_run!(conn, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for l in chunk {
+                    q = q.bind(l.account_id).bind(l.entity_id).bind(ws.0).bind("contact").bind(&l.remote_id)
+                        .bind(&l.remote_etag).bind(&l.synced).bind(l.seen_run).bind(l.last_synced_at)
+                        .bind(&l.error).bind(l.error.as_ref().map(|_| Utc::now()));
+                }
+                q.execute(&mut **c).await.map(|_| ())
+            })?;
         }
     }
     Ok(())

@@ -447,8 +447,10 @@ async fn a_refused_grant_stops_the_account_until_reconnected(backend: Backend) {
 async fn a_sync_stopped_mid_run_redoes_one_page(backend: Backend) {
     let emu = emulator(1.0).await;
     emu.control().generate_people(EMAIL, 2_500).unwrap();
-    // Each list call takes a second, so the server can be stopped while page two is in flight.
-    emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 1_000 }, 2).only_for("people.connections.list"));
+    // Page two (fetched while page one is applied) takes four seconds: the server is stopped while it is in
+    // flight, after page one is committed.
+    emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 10 }, 1).only_for("people.connections.list"));
+    emu.control().inject_fault(Fault::new(FaultKind::Latency { ms: 4_000 }, 1).only_for("people.connections.list"));
     let app = TestApp::spawn_with(backend, |c| {
         google_config(c, &emu);
         c.google.request_timeout = Duration::from_secs(10);
@@ -458,7 +460,9 @@ async fn a_sync_stopped_mid_run_redoes_one_page(backend: Backend) {
     let account = connect(&app, &emu, None).await["id"].as_str().unwrap().to_owned();
     let rig = Rig { app, emu, account };
     let deadline = Instant::now() + WAIT;
-    while rig.count("SELECT COUNT(*) FROM contacts").await < 1_000 || rig.requests("people.connections.list") < 2 {
+    while rig.count("SELECT COUNT(*) FROM sync_states WHERE run_page_token IS NOT NULL").await < 1
+        || rig.requests("people.connections.list") < 2
+    {
         assert!(Instant::now() < deadline, "page one never landed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -62,9 +62,10 @@ pub async fn run(app: AppState, stop: CancellationToken) {
             pending_push.clear();
             continue;
         }
-        let mut starts: Vec<(Uuid, Mode)> = Vec::new();
+        // (account, what to run, the workspace whose changes it pushes)
+        let mut starts: Vec<(Uuid, Mode, Option<WorkspaceId>)> = Vec::new();
         match state::due(&app.db, PEOPLE, Utc::now()).await {
-            Ok(due) => starts.extend(due.into_iter().map(|id| (id, Mode::Sync { full: false }))),
+            Ok(due) => starts.extend(due.into_iter().map(|id| (id, Mode::Sync { full: false }, None))),
             Err(e) => tracing::warn!(error = %e, "cannot read due Google syncs"),
         }
         if push_all || !pending_push.is_empty() {
@@ -72,8 +73,8 @@ pub async fn run(app: AppState, stop: CancellationToken) {
                 Ok(active) => {
                     for (account, ws) in active {
                         let wanted = push_all || pending_push.contains(&WorkspaceId(ws));
-                        if wanted && !starts.iter().any(|(a, _)| *a == account) {
-                            starts.push((account, Mode::Push));
+                        if wanted && !starts.iter().any(|(a, _, _)| *a == account) {
+                            starts.push((account, Mode::Push, Some(WorkspaceId(ws))));
                         }
                     }
                     pending_push.clear();
@@ -82,8 +83,10 @@ pub async fn run(app: AppState, stop: CancellationToken) {
                 Err(e) => tracing::warn!(error = %e, "cannot read Google accounts"),
             }
         }
-        for (account, mode) in starts {
+        for (account, mode, ws) in starts {
             if !running.lock().expect("running lock").insert(account) {
+                // Its run may have read the feed before these changes: push again once it is done.
+                pending_push.extend(ws);
                 continue;
             }
             let (app, running) = (app.clone(), running.clone());

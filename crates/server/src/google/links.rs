@@ -151,6 +151,14 @@ pub async fn by_entity(db: &Db, account: Uuid, entity_ids: &[Uuid]) -> Result<Ve
     Ok(out)
 }
 
+/// Whether the workspace has a live contact not linked to `account` (one pass over its contacts).
+pub async fn has_unlinked(db: &Db, ws: WorkspaceId, account: Uuid) -> Result<bool, sqlx::Error> {
+    db_run!(db, pool => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM contacts c WHERE c.workspace_id = $1 AND c.deleted_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM external_links l WHERE l.account_id = $2 AND l.entity_id = c.id))",
+    ).bind(ws.0).bind(account).fetch_one(pool).await)
+}
+
 /// Live contacts of the workspace not linked to `account` that have one of these email addresses or E.164
 /// numbers: the candidates for a Google person seen for the first time (the same person already here, e.g.
 /// imported before the account was connected). Returns (address or number, contact) pairs.

@@ -33,6 +33,8 @@ pub struct Report {
     pub pages: u32,
     /// People read.
     pub people: u64,
+    /// Whether people seen for the first time are looked for among existing unlinked contacts.
+    match_existing: bool,
 }
 
 /// Runs the account's inbound People sync: resumes a stopped run, else starts a full or incremental one.
@@ -61,7 +63,11 @@ async fn pages(
     sync_token: Option<String>,
     page_token: Option<String>,
 ) -> Result<Report, SyncError> {
-    let mut report = Report { full, ..Default::default() };
+    // A full sync into a workspace where every contact is already linked (the first sync of an empty one, the
+    // weekly reconcile) has nothing to match people against: skip the lookups for each batch. Incremental runs
+    // are small and always look.
+    let match_existing = !full || links::has_unlinked(&ctx.app.db, ctx.ws, ctx.account.id).await?;
+    let mut report = Report { full, match_existing, ..Default::default() };
     let base = match (&sync_token, full) {
         (Some(token), false) => ListConnections::incremental(token.clone()),
         _ => ListConnections::full_sync(),
@@ -177,7 +183,7 @@ async fn apply(
         if todo.is_empty() {
             break;
         }
-        let known = Known::load(ctx, &todo).await?;
+        let known = Known::load(ctx, &todo, report.match_existing).await?;
         let mut items = Vec::new();
         let mut persons = Vec::new();
         let mut link_only = Vec::new();
@@ -243,7 +249,7 @@ struct Known {
 }
 
 impl Known {
-    async fn load(ctx: &AccountRun<'_>, people: &[&Person]) -> Result<Self, SyncError> {
+    async fn load(ctx: &AccountRun<'_>, people: &[&Person], match_existing: bool) -> Result<Self, SyncError> {
         let mut names: Vec<&str> = Vec::new();
         let mut tagged: Vec<Uuid> = Vec::new();
         for p in people {
@@ -284,8 +290,11 @@ impl Known {
             .collect();
         let emails: Vec<&str> = fresh.iter().flat_map(|f| f.emails.iter().map(|e| e.address.as_str())).collect();
         let numbers: Vec<&str> = fresh.iter().flat_map(|f| f.phones.iter().filter_map(|p| p.e164.as_deref())).collect();
-        let (email_rows, number_rows) =
-            links::unlinked_candidates(&ctx.app.db, ctx.ws, ctx.account.id, &emails, &numbers).await?;
+        let (email_rows, number_rows) = if match_existing {
+            links::unlinked_candidates(&ctx.app.db, ctx.ws, ctx.account.id, &emails, &numbers).await?
+        } else {
+            Default::default()
+        };
         let mut by_email: HashMap<String, Vec<Uuid>> = HashMap::new();
         let mut by_number: HashMap<String, Vec<Uuid>> = HashMap::new();
         for (key, id) in &email_rows {

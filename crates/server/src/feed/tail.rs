@@ -89,7 +89,11 @@ pub async fn run(db: Db, feed: Arc<Feed>, poll: Duration, stop: CancellationToke
             _ = feed.committed.notified() => {}
             _ = tick.tick() => {}
             notified = next_notification(&mut listener) => {
-                if !notified {
+                if notified {
+                    // A notification of this instance's own commit can arrive before its writer has noted the
+                    // commit (it does so right after); waiting a moment spares reading the batch back.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                } else {
                     // The listening connection dropped: reconnect (the poll covers the gap).
                     listener = listen(&db).await;
                 }

@@ -10,10 +10,20 @@ use switchboard_domain::{FieldError, UserId, WorkspaceId};
 use switchboard_store::{Db, db_run};
 use uuid::Uuid;
 
-/// The contacts scope: People read and write.
-pub const CONTACTS_SCOPE: &str = "https://www.googleapis.com/auth/contacts";
-/// The calendar scope (events and free/busy).
-pub const CALENDAR_SCOPE: &str = "https://www.googleapis.com/auth/calendar";
+use switchboard_google::oauth::{TokenResponse, scope};
+
+/// Why an account stopped syncing when Google refuses its stored grant (`invalid_grant`).
+pub const REAUTH_MESSAGE: &str = "Google refused the stored authorisation (revoked or expired): reconnect the account";
+
+/// When an access token from Google's token endpoint expires (Google says ~3599 s; at most a day is believed).
+pub fn access_expiry(tokens: &TokenResponse) -> DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(tokens.expires_in.unwrap_or(3600).min(86_400) as i64)
+}
+
+/// Whether a space-separated scope list names `wanted`.
+fn grants(scopes: &str, wanted: &str) -> bool {
+    scopes.split(' ').any(|s| s == wanted)
+}
 
 /// Which contacts are pushed to an account's Google Contacts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -83,7 +93,7 @@ pub struct ConnectedAccount {
 impl ConnectedAccount {
     /// Whether Google granted `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.split(' ').any(|s| s == scope)
+        grants(&self.scopes, scope)
     }
 }
 
@@ -155,7 +165,7 @@ pub async fn connect(db: &Db, sealer: &Sealer, c: Connection<'_>) -> Result<Conn
             .bind(c.expires_at).bind(Json(AccountSettings::default())).bind(c.user.map(|u| u.0)).bind(now)
             .execute(&mut **conn).await.map(|_| ())?,
         };
-        if c.scopes.split(' ').any(|s| s == CONTACTS_SCOPE) {
+        if grants(c.scopes, scope::CONTACTS) {
             // A (re)connected account syncs at once; a new one starts with a full sync.
             sqlx::query(
                 "INSERT INTO sync_states (account_id, resource, workspace_id, status, counts, next_run_at, \

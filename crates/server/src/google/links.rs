@@ -117,32 +117,32 @@ pub async fn write_alone(db: &Db, ws: WorkspaceId, writes: &[LinkWrite]) -> Resu
 
 /// The links of these remote ids.
 pub async fn by_remote(db: &Db, account: Uuid, remote_ids: &[&str]) -> Result<Vec<Link>, sqlx::Error> {
-    let mut out = Vec::with_capacity(remote_ids.len());
-    for chunk in remote_ids.chunks(500) {
-        let marks = switchboard_store::numbered_placeholders(2, chunk.len());
-        let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
-        let rows: Vec<Link> = db_run!(db, pool => {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.fetch_all(pool).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    links_where(db, account, "remote_id", remote_ids).await
 }
 
 /// The links of these contacts.
 pub async fn by_entity(db: &Db, account: Uuid, entity_ids: &[Uuid]) -> Result<Vec<Link>, sqlx::Error> {
-    let mut out = Vec::with_capacity(entity_ids.len());
-    for chunk in entity_ids.chunks(500) {
+    links_where(db, account, "entity_id", entity_ids).await
+}
+
+/// The account's links whose `column` is one of `values`, 500 values per statement.
+async fn links_where<T>(db: &Db, account: Uuid, column: &str, values: &[T]) -> Result<Vec<Link>, sqlx::Error>
+where
+    T: Copy
+        + Send
+        + for<'q> sqlx::Encode<'q, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let mut out = Vec::with_capacity(values.len());
+    for chunk in values.chunks(500) {
         let marks = switchboard_store::numbered_placeholders(2, chunk.len());
-        let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
+        let sql = format!("SELECT {LINK_COLUMNS} FROM external_links WHERE account_id = $1 AND {column} IN ({marks})");
         let rows: Vec<Link> = db_run!(db, pool => {
             let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(account);
-            for id in chunk {
-                q = q.bind(*id);
+            for value in chunk {
+                q = q.bind(*value);
             }
             q.fetch_all(pool).await
         })?;

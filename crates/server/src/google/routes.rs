@@ -163,7 +163,7 @@ async fn finish(state: &AppState, q: CallbackQuery) -> AppResult<ConnectedAccoun
         )
     })?;
     let scopes = tokens.scope.clone().or(q.scope).unwrap_or_default();
-    let expires_at = Utc::now() + chrono::Duration::seconds(tokens.expires_in.unwrap_or(3600).min(86_400) as i64);
+    let expires_at = accounts::access_expiry(&tokens);
     let account = accounts::connect(
         &state.db,
         &state.google.sealer,
@@ -248,7 +248,7 @@ pub struct AccountView {
 
 fn view(account: ConnectedAccount, contacts_sync: Option<SyncStatus>) -> AccountView {
     let mut warnings = Vec::new();
-    if !account.has_scope(accounts::CONTACTS_SCOPE) {
+    if !account.has_scope(switchboard_google::oauth::scope::CONTACTS) {
         warnings.push(
             "Google did not grant access to contacts, so contacts do not sync; reconnect with the contacts scope \
              and leave it ticked on Google's consent screen"
@@ -517,8 +517,7 @@ async fn refresh_tokens(
             None => report.status = "reauth_required".into(),
             Some(refresh) => match client.refresh(&refresh).await {
                 Ok(t) => {
-                    let expires =
-                        Utc::now() + chrono::Duration::seconds(t.expires_in.unwrap_or(3600).min(86_400) as i64);
+                    let expires = accounts::access_expiry(&t);
                     accounts::save_tokens(
                         &state.db,
                         &state.google.sealer,
@@ -533,7 +532,7 @@ async fn refresh_tokens(
                     report.expires_at = Some(expires);
                 }
                 Err(e) if e.is_invalid_grant() => {
-                    let message = "Google refused the stored authorisation (revoked or expired): reconnect the account";
+                    let message = accounts::REAUTH_MESSAGE;
                     accounts::mark_reauth_required(&state.db, account.id, message).await?;
                     state.google.forget(account.id);
                     report.status = "reauth_required".into();

@@ -168,7 +168,7 @@ async fn record_failure(app: &AppState, account: Uuid, error: &SyncError) {
         SyncError::LeaseLost => return,
         SyncError::Google(e) if e.is_invalid_grant() => {
             app.google.forget(account);
-            let message = "Google refused the stored authorisation (revoked or expired): reconnect the account";
+            let message = accounts::REAUTH_MESSAGE;
             if let Err(e) = accounts::mark_reauth_required(&app.db, account, message).await {
                 tracing::error!(error = %e, "cannot record a Google account's refused grant");
             }

@@ -70,7 +70,8 @@ pub async fn push(ctx: &AccountRun<'_>) -> Result<DirectionCounts, SyncError> {
         }
         ctx.save_tokens().await?;
         total.add(counts);
-        let mut all = ctx.counts().await?;
+        // The stored totals as read above: only this pass, under the account's lease, changes them.
+        let mut all = st.counts.0.clone();
         all.outbound.add(counts);
         let next_cursor = stopped_at.as_ref().map_or(last, |(v, _)| v - 1);
         state::save_outbound(&ctx.app.db, ctx.account.id, next_cursor, &all).await?;

@@ -151,7 +151,12 @@ async fn purged_tombstones_require_a_full_sync(backend: Backend) {
     let mut ids = Vec::new();
     for i in 0..3 {
         let r: Value = app
-            .post("/api/v1/contacts", &key, &json!({"given_name": format!("C{i}")}))
+            .post(
+                "/api/v1/contacts",
+                &key,
+                &json!({"given_name": format!("C{i}"), "phones": [{"value": format!("+1 212 555 010{i}")}],
+                        "emails": [{"address": format!("c{i}@example.com")}]}),
+            )
             .send()
             .await
             .unwrap()
@@ -161,6 +166,18 @@ async fn purged_tombstones_require_a_full_sync(backend: Backend) {
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(app.delete(&format!("/api/v1/contacts/{}", ids[0]), &key).send().await.unwrap().status(), 204);
+    let children = || async {
+        let mut n = Vec::new();
+        for table in ["contact_phones", "contact_emails"] {
+            let sql = format!("SELECT COUNT(*) FROM {table}");
+            n.push(
+                db_run!(&app.db, pool => sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await)
+                    .unwrap(),
+            );
+        }
+        n
+    };
+    assert_eq!(children().await, [3, 3], "a tombstone keeps its numbers and addresses until it is purged");
     let delete_version = app.workspace_version().await;
     // Age the tombstone beyond retention, then run the purge the background task runs.
     let long_ago = chrono::Utc::now() - chrono::Duration::days(91);
@@ -170,6 +187,7 @@ async fn purged_tombstones_require_a_full_sync(backend: Backend) {
     let purged =
         switchboard_server::sync::purge_tombstones(&app.db, Duration::from_secs(90 * 24 * 3600)).await.unwrap();
     assert_eq!(purged, 1);
+    assert_eq!(children().await, [2, 2], "the purged contact's numbers and addresses go with it");
     // Each instance learns the new purge line with its next feed poll (1 s); until then it may still answer
     // from its in-memory window, which holds the purged tombstones too (complete, just not refused yet).
     let mut tries = 0;

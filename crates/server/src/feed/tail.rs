@@ -39,6 +39,9 @@ pub struct FeedEvent {
 
 /// The local fan-out point of the feed.
 pub struct Feed {
+    /// This process's id in the notifications its writers send, so its tailer can tell them from other
+    /// instances' (its own commits are published by the writers themselves).
+    pub instance: Uuid,
     /// Signalled when this instance's writer committed changes it could not publish itself.
     pub committed: Arc<Notify>,
     /// The latest changes per workspace, for delta pages answered from memory.
@@ -48,7 +51,12 @@ pub struct Feed {
 
 impl Default for Feed {
     fn default() -> Self {
-        Self { committed: Arc::new(Notify::new()), recent: Default::default(), events: broadcast::channel(16_384).0 }
+        Self {
+            instance: Uuid::new_v4(),
+            committed: Arc::new(Notify::new()),
+            recent: Default::default(),
+            events: broadcast::channel(16_384).0,
+        }
     }
 }
 
@@ -88,15 +96,13 @@ pub async fn run(db: Db, feed: Arc<Feed>, poll: Duration, stop: CancellationToke
             _ = stop.cancelled() => break,
             _ = feed.committed.notified() => {}
             _ = tick.tick() => {}
-            notified = next_notification(&mut listener) => {
-                if notified {
-                    // A notification of this instance's own commit can arrive before its writer has noted the
-                    // commit (it does so right after); waiting a moment spares reading the batch back.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                } else {
-                    // The listening connection dropped: reconnect (the poll covers the gap).
-                    listener = listen(&db).await;
-                }
+            notified = next_notification(&mut listener) => match notified {
+                // This instance's writer publishes its own commits (or signals `committed` when it cannot):
+                // reading them back would only repeat them.
+                Some(payload) if notifier(&payload) == Some(feed.instance) => continue,
+                Some(_) => {}
+                // The listening connection dropped: reconnect (the poll covers the gap).
+                None => listener = listen(&db).await,
             }
         }
         if let Err(e) = catch_up(&db, &feed, &mut cursors).await {
@@ -123,15 +129,26 @@ async fn listen(db: &Db) -> Option<sqlx::postgres::PgListener> {
     }
 }
 
-/// Waits for a notification; false when the connection failed. Never resolves without a listener.
-async fn next_notification(listener: &mut Option<sqlx::postgres::PgListener>) -> bool {
+/// The payload a writer sends with each commit (`NOTIFY` is transactional: delivered at commit, never before).
+pub fn notification(ws: WorkspaceId, version: i64, instance: Uuid) -> String {
+    format!("{}:{version}:{instance}", ws.0)
+}
+
+/// The instance that sent a notification.
+fn notifier(payload: &str) -> Option<Uuid> {
+    payload.rsplit(':').next()?.parse().ok()
+}
+
+/// Waits for a notification and returns its payload; `None` when the connection failed. Never resolves
+/// without a listener.
+async fn next_notification(listener: &mut Option<sqlx::postgres::PgListener>) -> Option<String> {
     match listener {
         Some(l) => match l.recv().await {
-            Ok(_) => true,
+            Ok(n) => Some(n.payload().to_owned()),
             Err(e) => {
                 tracing::warn!(error = %e, "change notifications interrupted");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                false
+                None
             }
         },
         None => std::future::pending().await,

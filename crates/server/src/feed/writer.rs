@@ -318,7 +318,7 @@ async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: Wri
         }
         metrics::histogram!("feed_group_commit_requests").record(jobs.len() as f64);
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
-        match batch::apply(&db, ws, &requests, &settings).await {
+        match batch::apply(&db, ws, feed.instance, &requests, &settings).await {
             Ok(batch::Committed { results, start, version, events }) => {
                 // Callers first, then the realtime fan-out (which wakes a task per socket: with thousands of
                 // sockets, answers queued behind it waited tens of milliseconds). Until the events are

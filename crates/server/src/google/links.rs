@@ -35,6 +35,9 @@ pub struct Link {
 pub enum LinkWrite {
     /// Insert or replace the link of `(account_id, entity_id)`.
     Upsert(Box<Link>),
+    /// Insert the link of a contact created in the same transaction to a remote that has no link (the
+    /// writer checked under the sync's lease): as `Upsert`, without looking for old rows to replace.
+    Insert(Box<Link>),
     /// Remove the link of `(account_id, entity_id)`.
     Delete { account_id: Uuid, entity_id: Uuid },
 }
@@ -43,24 +46,33 @@ const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synce
 
 /// Applies link writes inside an open transaction, in a few statements whatever their number (a page of a
 /// full sync writes hundreds): the final state of each contact's link is computed first, then the old rows
-/// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted, and
-/// the new rows inserted.
+/// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted
+/// (`Insert`s have none), and the new rows inserted.
 pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
-    // account → entity → its link afterwards (None: no link), later writes winning.
-    let mut finals: BTreeMap<Uuid, BTreeMap<Uuid, Option<&Link>>> = BTreeMap::new();
+    // account → entity → its link afterwards (None: no link) and whether old rows may exist, later writes
+    // winning.
+    let mut finals: BTreeMap<Uuid, BTreeMap<Uuid, (Option<&Link>, bool)>> = BTreeMap::new();
     for write in writes {
-        match write {
-            LinkWrite::Upsert(l) => finals.entry(l.account_id).or_default().insert(l.entity_id, Some(l)),
-            LinkWrite::Delete { account_id, entity_id } => {
-                finals.entry(*account_id).or_default().insert(*entity_id, None)
-            }
+        let (account, entity, link, fresh) = match write {
+            LinkWrite::Upsert(l) => (l.account_id, l.entity_id, Some(&**l), false),
+            LinkWrite::Insert(l) => (l.account_id, l.entity_id, Some(&**l), true),
+            LinkWrite::Delete { account_id, entity_id } => (*account_id, *entity_id, None, false),
         };
+        let earlier = finals.entry(account).or_default().insert(entity, (link, fresh));
+        if earlier.is_some() {
+            // Written twice in one transaction: the first write's row must be cleared.
+            finals.entry(account).or_default().entry(entity).and_modify(|f| f.1 = false);
+        }
     }
     let backend = conn.backend();
     for (account, entities) in finals {
-        let ids: Vec<Uuid> = entities.keys().copied().collect();
-        let links: Vec<&Link> = entities.values().flatten().copied().collect();
-        let remotes: Vec<&str> = links.iter().filter_map(|l| l.remote_id.as_deref()).collect();
+        let ids: Vec<Uuid> = entities.iter().filter(|(_, (_, fresh))| !fresh).map(|(id, _)| *id).collect();
+        let links: Vec<&Link> = entities.values().filter_map(|(l, _)| *l).collect();
+        let remotes: Vec<&str> = entities
+            .values()
+            .filter(|(_, fresh)| !fresh)
+            .filter_map(|(l, _)| l.and_then(|l| l.remote_id.as_deref()))
+            .collect();
         for chunk in ids.chunks(1_000) {
             let marks = switchboard_store::numbered_placeholders(2, chunk.len());
             let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");

@@ -190,6 +190,13 @@ pub async fn purge_tombstones(db: &switchboard_store::Db, retention: std::time::
                 "UPDATE workspaces SET purged_through_version = $2 WHERE id = $1 AND purged_through_version < $2",
             ).bind(ws).bind(version).execute(&mut **conn).await?;
         }
+        // A contact's numbers and addresses go with it (no foreign key cascades them: ADR 0007).
+        for children in ["contact_phones", "contact_emails"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {children} WHERE contact_id IN \
+                 (SELECT id FROM contacts WHERE deleted_at IS NOT NULL AND deleted_at < $1)"
+            ))).bind(cutoff).execute(&mut **conn).await?;
+        }
         sqlx::query("DELETE FROM contacts WHERE deleted_at IS NOT NULL AND deleted_at < $1")
             .bind(cutoff).execute(&mut **conn).await.map(|r| r.rows_affected())
     })?;

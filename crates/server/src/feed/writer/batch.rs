@@ -73,6 +73,7 @@ struct Batch {
 pub async fn apply(
     db: &Db,
     ws: WorkspaceId,
+    instance: Uuid,
     requests: &[&WriteRequest],
     settings: &WriterSettings,
 ) -> Result<Committed, sqlx::Error> {
@@ -121,7 +122,7 @@ pub async fn apply(
                 )
                 .bind(ws.0)
                 .bind(version)
-                .bind(format!("{}:{version}", ws.0))
+                .bind(crate::feed::tail::notification(ws, version, instance))
                 .execute(&mut **c)
                 .await?;
             }

@@ -75,7 +75,7 @@ async fn pages(
     let base = ListConnections { person_fields: PERSON_FIELDS.to_owned(), ..base };
     // The first page; a page saved by a stopped run that Google no longer accepts (page tokens are
     // short-lived) starts this run's listing over, and the pages already applied are skipped by their etags.
-    let mut page = match fetch(ctx, &base, page_token.clone()).await {
+    let (mut page, mut mapped) = match fetch(ctx, &base, page_token.clone()).await {
         Err(SyncError::Google(e)) if page_token.is_some() && e.status() == Some(400) && !e.is_expired_sync_token() => {
             tracing::info!(account = %ctx.account.account_email, "saved page token refused; listing again");
             state::save_page(&ctx.app.db, ctx.account.id, None).await?;
@@ -89,7 +89,7 @@ async fn pages(
         let people = std::mem::take(&mut page.connections);
         let applying = async {
             for chunk in people.chunks(BATCH) {
-                apply(ctx, chunk, full.then_some(run), &mut report).await?;
+                apply(ctx, chunk, &mapped, full.then_some(run), &mut report).await?;
             }
             // Committed: a stopped run resumes after this page (before the prefetched one is waited for).
             if let Some(token) = &next_token {
@@ -122,7 +122,7 @@ async fn pages(
             refresh_statistics(ctx).await;
         }
         match (next_token, next_page) {
-            (Some(_), Some(next)) => page = next?,
+            (Some(_), Some(next)) => (page, mapped) = next?,
             _ => break page.next_sync_token,
         }
     };
@@ -136,16 +136,44 @@ async fn pages(
     Ok(report)
 }
 
-/// One page of the listing (and the session's refreshed tokens saved).
+/// Each live person of a page read as contact fields, by resource name.
+type MappedPeople = HashMap<String, switchboard_domain::ContactFields>;
+
+/// One page of the listing (and the session's refreshed tokens saved), its people read as contact fields.
 async fn fetch(
     ctx: &AccountRun<'_>,
     base: &ListConnections,
     page_token: Option<String>,
-) -> Result<switchboard_google::people::ListConnectionsResponse, SyncError> {
+) -> Result<(switchboard_google::people::ListConnectionsResponse, MappedPeople), SyncError> {
     let request = ListConnections { page_token, ..base.clone() };
     let page = ctx.google().list_connections(&ctx.session, &request).await;
     ctx.save_tokens().await?;
-    Ok(page?)
+    let mut page = page?;
+    let (people, mapped) = map_people(ctx, std::mem::take(&mut page.connections)).await?;
+    page.connections = people;
+    Ok((page, mapped))
+}
+
+/// Reads a page's live people as contact fields on a blocking thread: phone parsing is a good part of a full
+/// sync's CPU, and there it overlaps the writes of the page before (fetched pages are mapped while the
+/// previous one is applied) instead of delaying them.
+async fn map_people(ctx: &AccountRun<'_>, people: Vec<Person>) -> Result<(Vec<Person>, MappedPeople), SyncError> {
+    let policy = ctx.policy.clone();
+    let account = ctx.account.account_email.clone();
+    let mapping = tokio::task::spawn_blocking(move || {
+        let mut mapped = HashMap::with_capacity(people.len());
+        for p in people.iter().filter(|p| !p.is_deleted()) {
+            let Some(name) = p.resource_name.clone() else { continue };
+            let m = mapping::from_person(p, &policy);
+            if !m.skipped_numbers.is_empty() {
+                tracing::warn!(%account, person = %name, numbers = m.skipped_numbers.len(),
+                    "left out phone numbers that do not parse");
+            }
+            mapped.insert(name, m.fields);
+        }
+        (people, mapped)
+    });
+    mapping.await.map_err(|e| SyncError::App(crate::error::AppError::internal(e)))
 }
 
 /// On PostgreSQL, re-reads the statistics of the tables a full sync fills. A first sync grows them from
@@ -175,6 +203,7 @@ enum Plan {
 async fn apply(
     ctx: &AccountRun<'_>,
     people: &[Person],
+    mapped: &MappedPeople,
     seen: Option<Uuid>,
     report: &mut Report,
 ) -> Result<(), SyncError> {
@@ -183,7 +212,7 @@ async fn apply(
         if todo.is_empty() {
             break;
         }
-        let known = Known::load(ctx, &todo, report.match_existing).await?;
+        let known = Known::load(ctx, &todo, mapped, report.match_existing).await?;
         let mut items = Vec::new();
         let mut persons = Vec::new();
         let mut link_only = Vec::new();
@@ -236,7 +265,7 @@ async fn apply(
 }
 
 /// The links and contacts a batch touches.
-struct Known {
+struct Known<'m> {
     by_remote: HashMap<String, Link>,
     /// Links of contacts named in people's `clientData` (people we created).
     by_entity: HashMap<Uuid, Link>,
@@ -244,12 +273,17 @@ struct Known {
     by_email: HashMap<String, Vec<Uuid>>,
     by_number: HashMap<String, Vec<Uuid>>,
     contacts: HashMap<Uuid, Contact>,
-    /// Each live person of the batch read as contact fields, by resource name.
-    mapped: HashMap<String, switchboard_domain::ContactFields>,
+    /// Each live person of the page read as contact fields, by resource name.
+    mapped: &'m MappedPeople,
 }
 
-impl Known {
-    async fn load(ctx: &AccountRun<'_>, people: &[&Person], match_existing: bool) -> Result<Self, SyncError> {
+impl<'m> Known<'m> {
+    async fn load(
+        ctx: &AccountRun<'_>,
+        people: &[&Person],
+        mapped: &'m MappedPeople,
+        match_existing: bool,
+    ) -> Result<Self, SyncError> {
         let mut names: Vec<&str> = Vec::new();
         let mut tagged: Vec<Uuid> = Vec::new();
         for p in people {
@@ -268,17 +302,6 @@ impl Known {
             .map(|l| (l.entity_id, l))
             .collect();
         // People with no link yet may already be here (imported before the account was connected).
-        // Each person is read once per batch (phone parsing is a good part of a full sync's time).
-        let mut mapped = HashMap::new();
-        for p in people.iter().filter(|p| !p.is_deleted()) {
-            let name = p.resource_name.clone().unwrap_or_default();
-            let m = mapping::from_person(p, &ctx.policy);
-            if !m.skipped_numbers.is_empty() {
-                tracing::warn!(account = %ctx.account.account_email, person = %name,
-                    numbers = m.skipped_numbers.len(), "left out phone numbers that do not parse");
-            }
-            mapped.insert(name, m.fields);
-        }
         let fresh: Vec<&switchboard_domain::ContactFields> = people
             .iter()
             .filter(|p| !p.is_deleted())
@@ -396,7 +419,7 @@ fn plan(
         && !claimed.insert(id)
     {
         // Two people of one batch want the same contact (it matched both): the second gets its own.
-        plans.push(create(ctx, &incoming, new_link));
+        plans.push(create(ctx, &incoming, new_link, link.is_none()));
         return plans;
     }
     match entity.and_then(|id| known.contacts.get(&id)) {
@@ -427,9 +450,9 @@ fn plan(
         }
         None if link.is_some() => {
             // The link's contact is gone (purged); start over with a new contact.
-            plans.push(create(ctx, &incoming, new_link));
+            plans.push(create(ctx, &incoming, new_link, false));
         }
-        None => plans.push(create(ctx, &incoming, new_link)),
+        None => plans.push(create(ctx, &incoming, new_link, true)),
     }
     plans
 }
@@ -456,10 +479,13 @@ fn first_sight_match(
     })
 }
 
+/// A new contact for the person, with its link. `unlinked`: the batch's lookup found no link to the person
+/// (the sync's lease keeps it so until the write), so the link is inserted without clearing old rows first.
 fn create(
     ctx: &AccountRun<'_>,
     incoming: &switchboard_domain::ContactFields,
     link: impl Fn(Uuid, Option<&Link>) -> Link,
+    unlinked: bool,
 ) -> Plan {
     if !incoming.is_identifiable() {
         tracing::debug!(account = %ctx.account.account_email, "skipped a Google person with nothing to identify it");
@@ -467,7 +493,9 @@ fn create(
     }
     let id = Uuid::now_v7();
     let op = ContactOp::Create { id, fields: incoming.clone(), source: "google".into(), client_id: false };
-    Plan::Write(Box::new(WriteItem::new(op).with_link(LinkWrite::Upsert(Box::new(link(id, None))))))
+    let link = Box::new(link(id, None));
+    let link = if unlinked { LinkWrite::Insert(link) } else { LinkWrite::Upsert(link) };
+    Plan::Write(Box::new(WriteItem::new(op).with_link(link)))
 }
 
 /// Tombstones the contact of a person Google no longer has, and drops the link.
@@ -502,6 +530,7 @@ async fn reconcile(
     report: &mut Report,
 ) -> Result<(), SyncError> {
     let gone = links::unseen(&ctx.app.db, ctx.account.id, run, started).await?;
+    let none = MappedPeople::new();
     for chunk in gone.chunks(BATCH) {
         let ids: Vec<Uuid> = chunk.iter().map(|l| l.entity_id).collect();
         let mut pooled = ctx.app.db.acquire().await?;
@@ -514,7 +543,7 @@ async fn reconcile(
             by_email: HashMap::new(),
             by_number: HashMap::new(),
             contacts,
-            mapped: HashMap::new(),
+            mapped: &none,
         };
         let mut items = Vec::new();
         let mut link_only = Vec::new();

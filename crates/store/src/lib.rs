@@ -64,20 +64,43 @@ macro_rules! conn_run {
 /// dominates a multi-row statement with thousands of parameters; anonymous `?` bind by position. A
 /// statement must use one style throughout, so use this only where every parameter is generated.
 pub fn placeholders(backend: Backend, first: usize, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => vec!["?"; n].join(", "),
-        Backend::Postgres => numbered_placeholders(first, n),
-    }
+    let mut out = String::with_capacity(n * 7);
+    push_placeholders(&mut out, backend, first, n);
+    out
 }
 
 /// `$first, $first+1, …` for `n` parameters, for statements that mix them with fixed `$1`-style ones.
 pub fn numbered_placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    placeholders(Backend::Postgres, first, n)
 }
 
 /// `(…), (…)` for `rows` rows of `cols` generated parameters (see [`placeholders`]).
 pub fn value_rows(backend: Backend, rows: usize, cols: usize) -> String {
-    (0..rows).map(|r| format!("({})", placeholders(backend, r * cols + 1, cols))).collect::<Vec<_>>().join(", ")
+    // Written into one buffer: a multi-row write has thousands of parameters, and a string per parameter
+    // was a visible part of the writer's time.
+    let mut out = String::with_capacity(rows * (cols * 7 + 4));
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        push_placeholders(&mut out, backend, r * cols + 1, cols);
+        out.push(')');
+    }
+    out
+}
+
+fn push_placeholders(out: &mut String, backend: Backend, first: usize, n: usize) {
+    use std::fmt::Write;
+    for i in first..first + n {
+        if i > first {
+            out.push_str(", ");
+        }
+        match backend {
+            Backend::Sqlite => out.push('?'),
+            Backend::Postgres => write!(out, "${i}").expect("writing to a String"),
+        }
+    }
 }
 
 /// A storage failure, split the way callers need to react to it.
@@ -107,5 +130,19 @@ impl StoreError {
             }
             other => StoreError::Database(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_from_first_or_are_anonymous_on_sqlite() {
+        assert_eq!(numbered_placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(Backend::Sqlite, 3, 3), "?, ?, ?");
+        assert_eq!(placeholders(Backend::Postgres, 1, 0), "");
+        assert_eq!(value_rows(Backend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(value_rows(Backend::Sqlite, 2, 2), "(?, ?), (?, ?)");
     }
 }

@@ -226,36 +226,51 @@ struct OwnedRow {
     contact: ContactRow,
 }
 
-/// Writes contacts of `ws` (new ones and changed ones) in multi-row statements. An existing row is only
-/// ever updated when it belongs to `ws`; the writer has checked ids against other workspaces already.
+/// Every column of a contact row, in the order [`write_rows`] binds them.
+const CONTACT_COLUMNS: &str = "id, workspace_id, given_name, family_name, nickname, company, job_title, department, \
+     notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, sort_key, \
+     given_key, family_key, display_key";
+const CONTACT_COLUMN_COUNT: usize = 22;
+
+/// Inserts new contacts in multi-row statements: ids that exist in no workspace (fresh server-made ids, or
+/// client ids the caller looked up in this transaction). An id that exists after all fails the statement.
+pub async fn insert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    write_rows(conn, ws, contacts, "").await
+}
+
+/// Inserts or updates contacts in multi-row statements (a row of another workspace is left alone).
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    const COLS: usize = 22;
+    const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
+         family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
+         job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
+         labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
+         version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at, \
+         sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key, \
+         display_key = excluded.display_key \
+         WHERE contacts.workspace_id = excluded.workspace_id";
+    write_rows(conn, ws, contacts, ON_CONFLICT).await
+}
+
+async fn write_rows(
+    conn: &mut Conn<'_>,
+    ws: WorkspaceId,
+    contacts: &[&Contact],
+    on_conflict: &str,
+) -> Result<(), sqlx::Error> {
     for chunk in contacts.chunks(500) {
-        let sql = format!(
-            "INSERT INTO contacts (id, workspace_id, given_name, family_name, nickname, company, job_title, \
-             department, notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, \
-             sort_key, given_key, family_key, display_key) \
-             VALUES {} ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
-             family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
-             job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
-             labels = excluded.labels, phones = excluded.phones, emails = excluded.emails, \
-             version = excluded.version, deleted_at = excluded.deleted_at, updated_at = excluded.updated_at, \
-             sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key, \
-             display_key = excluded.display_key \
-             WHERE contacts.workspace_id = excluded.workspace_id",
-            switchboard_store::value_rows(conn.backend(), chunk.len(), COLS)
-        );
+        let rows = switchboard_store::value_rows(conn.backend(), chunk.len(), CONTACT_COLUMN_COUNT);
+        let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
         conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for contact in chunk {
                 let f = &contact.fields;
                 let keys = SortKeys::of(contact);
                 let display = keys.display();
-                q = q.bind(contact.id).bind(ws.0).bind(f.given_name.clone()).bind(f.family_name.clone())
-                    .bind(f.nickname.clone()).bind(f.company.clone()).bind(f.job_title.clone())
-                    .bind(f.department.clone()).bind(f.notes.clone()).bind(Json(f.labels.clone()))
-                    .bind(Json(f.phones.clone())).bind(Json(f.emails.clone())).bind(contact.source.clone())
-                    .bind(contact.created_by.clone()).bind(contact.version).bind(contact.deleted_at)
+                q = q.bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name)
+                    .bind(&f.nickname).bind(&f.company).bind(&f.job_title)
+                    .bind(&f.department).bind(&f.notes).bind(Json(&f.labels))
+                    .bind(Json(&f.phones)).bind(Json(&f.emails)).bind(&contact.source)
+                    .bind(&contact.created_by).bind(contact.version).bind(contact.deleted_at)
                     .bind(contact.created_at).bind(contact.updated_at)
                     .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
             }

@@ -455,8 +455,10 @@ impl Batch {
             .values()
             .filter_map(|s| s.contact.as_ref().filter(|_| s.write != Write::Nothing).map(|c| (c, s.write)))
             .collect();
-        let contacts: Vec<&Contact> = touched.iter().map(|(c, _)| *c).collect();
-        store::upsert_many(conn, self.ws, &contacts).await?;
+        // New rows need no conflict handling: their ids are fresh, or were looked up by this transaction.
+        let (new, changed): (Vec<_>, Vec<_>) = touched.iter().partition(|(_, w)| *w == Write::Insert);
+        store::insert_many(conn, self.ws, &new.iter().map(|(c, _)| *c).collect::<Vec<_>>()).await?;
+        store::upsert_many(conn, self.ws, &changed.iter().map(|(c, _)| *c).collect::<Vec<_>>()).await?;
         let phones: Vec<&Contact> = touched
             .iter()
             .filter(|(_, w)| matches!(w, Write::Insert | Write::Update { phones: true, .. }))
@@ -539,7 +541,17 @@ fn conflict(current: &Contact, fields: Vec<FieldError>) -> ItemError {
 
 /// `{"field": {"before": …, "after": …}}` for the changed fields.
 fn field_diff(before: &ContactFields, after: &ContactFields, changed: &BTreeSet<Field>) -> Value {
-    let (b, a) = (to_map(before), to_map(after));
+    // Creates are most of a bulk import or a first Google sync: their "before" is always the same.
+    static EMPTY: std::sync::LazyLock<Map<String, Value>> =
+        std::sync::LazyLock::new(|| to_map(&ContactFields::default()));
+    let owned;
+    let b = if *before == ContactFields::default() {
+        &*EMPTY
+    } else {
+        owned = to_map(before);
+        &owned
+    };
+    let a = to_map(after);
     let mut out = Map::new();
     for f in changed {
         let name = f.as_str();

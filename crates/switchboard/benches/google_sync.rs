@@ -28,6 +28,10 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// The allocator of the `switchboard` binary, so the server is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use switchboard_server::google::state::{self as sync_state, SyncState};
 use switchboard_server::{Application, Config};
 use switchboard_store::{Db, db_run};

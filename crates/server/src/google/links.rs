@@ -60,7 +60,8 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
         };
         let earlier = finals.entry(account).or_default().insert(entity, (link, fresh));
         if earlier.is_some() {
-            // Written twice in one transaction: the first write's row must be cleared.
+            // Written twice: only the last write is kept, and it clears old rows like an upsert (an earlier
+            // write may have been one).
             finals.entry(account).or_default().entry(entity).and_modify(|f| f.1 = false);
         }
     }

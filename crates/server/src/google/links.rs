@@ -58,12 +58,11 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
             LinkWrite::Insert(l) => (l.account_id, l.entity_id, Some(&**l), true),
             LinkWrite::Delete { account_id, entity_id } => (*account_id, *entity_id, None, false),
         };
-        let earlier = finals.entry(account).or_default().insert(entity, (link, fresh));
-        if earlier.is_some() {
-            // Written twice: only the last write is kept, and it clears old rows like an upsert (an earlier
-            // write may have been one).
-            finals.entry(account).or_default().entry(entity).and_modify(|f| f.1 = false);
-        }
+        let entities = finals.entry(account).or_default();
+        // Written twice: only the last write is kept, and it clears old rows like an upsert (an earlier
+        // write may have been one).
+        let fresh = fresh && !entities.contains_key(&entity);
+        entities.insert(entity, (link, fresh));
     }
     let backend = conn.backend();
     for (account, entities) in finals {

@@ -259,6 +259,11 @@ pub(crate) mod calendar {
         ApiError::legacy(409, "global", "duplicate", "The requested identifier already exists.", None)
     }
 
+    /// A write whose `If-Match` etag is not the event's current one.
+    pub fn condition_not_met() -> ApiError {
+        ApiError::legacy(412, "global", "conditionNotMet", "Precondition Failed", Some(("header", "If-Match")))
+    }
+
     pub fn full_sync_required() -> ApiError {
         ApiError::legacy(
             410,

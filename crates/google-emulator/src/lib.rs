@@ -31,7 +31,8 @@
 //!   already has one only with `prompt=consent` (as Google). Tokens issued by
 //!   [`Control::issue_tokens`] may be refreshed by any client id unless one is configured.
 //! - **Calendar**: only each account's primary calendar; `timeZone` is ignored (all-day dates
-//!   are UTC days) and recurring events are not expanded.
+//!   are UTC days) and recurring events are not expanded. `If-Match` on patch, update and delete
+//!   is checked against the event's etag (`*` and lists too): a stale one is 412 conditionNotMet.
 
 mod auth;
 mod calendar;

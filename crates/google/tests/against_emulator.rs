@@ -501,6 +501,18 @@ async fn calendar_insert_get_patch() {
     assert_eq!(patched.summary.as_deref(), Some("Consultation (moved room)"));
     assert_eq!(patched.private_property("switchboardBooking"), Some("b-1"), "patch keeps what it does not name");
     assert_ne!(patched.etag, inserted.etag);
+
+    // A patch conditioned on the etag read before someone else's change fails (412) and changes nothing.
+    let late = Event { summary: Some("Consultation (late edit)".into()), ..Event::default() };
+    let stale = inserted.etag.as_deref();
+    let err = client.patch_event(&session, "primary", "sb0booking0001", &late, stale).await.unwrap_err();
+    assert_eq!(err.status(), Some(412), "{err:?}");
+    assert!(err.is_etag_mismatch() && !err.is_retryable(), "{err:?}");
+    let read = client.get_event(&session, "primary", "sb0booking0001").await.unwrap();
+    assert_eq!(read.summary.as_deref(), Some("Consultation (moved room)"));
+    let current = read.etag.as_deref();
+    let patched = client.patch_event(&session, "primary", "sb0booking0001", &late, current).await.unwrap();
+    assert_eq!(patched.summary.as_deref(), Some("Consultation (late edit)"), "the current etag applies");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
+use axum::http::header::IF_MATCH;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -16,6 +17,21 @@ type Params = Vec<(String, String)>;
 fn open(world: &World, headers: &HeaderMap, method: &str, calendar: &str) -> Result<String, ApiError> {
     let email = authed(world, headers, method)?;
     if is_own(calendar, &email) { Ok(email) } else { Err(err::not_found()) }
+}
+
+/// A write's `If-Match` (the etag the client read; `*` or a list of etags also work): an event changed since
+/// is 412 conditionNotMet, before anything is charged or changed. Without the header, writes are unconditional.
+fn check_if_match(world: &World, email: &str, headers: &HeaderMap, event: &str) -> Result<(), ApiError> {
+    let Some(wanted) = headers.get(IF_MATCH) else { return Ok(()) };
+    let account = world.accounts.get(email).ok_or_else(err::not_found)?;
+    let current = account.calendar.get(event).ok_or_else(err::not_found)?.event["etag"].clone();
+    let matches = wanted
+        .to_str()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .any(|etag| etag == "*" || Some(etag) == current.as_str());
+    if matches { Ok(()) } else { Err(err::condition_not_met()) }
 }
 
 pub(crate) async fn insert(
@@ -74,6 +90,7 @@ async fn modify(
     let method = if patch { "calendar.events.patch" } else { "calendar.events.update" };
     let mut world = emu.lock();
     let email = open(&world, &headers, method, &calendar)?;
+    check_if_match(&world, &email, &headers, &event)?;
     charge_write(&mut world, &email)?;
     let body = json_body(&body)?;
     let (account, _, now) = world.account_mut(&email).ok_or_else(err::not_found)?;
@@ -87,6 +104,7 @@ pub(crate) async fn delete(
 ) -> Result<Response, ApiError> {
     let mut world = emu.lock();
     let email = open(&world, &headers, "calendar.events.delete", &calendar)?;
+    check_if_match(&world, &email, &headers, &event)?;
     charge_write(&mut world, &email)?;
     let (account, _, now) = world.account_mut(&email).ok_or_else(err::not_found)?;
     account.calendar.cancel(now, &event)?;

@@ -95,6 +95,51 @@ async fn insert_get_patch_update_delete() {
     assert_eq!(r.status, 404);
 }
 
+/// A write with `If-Match` applies only to the etag it names; a stale one is Calendar's 412 and changes nothing.
+#[tokio::test]
+async fn if_match_guards_patch_update_and_delete() {
+    let t = TestEmu::start().await;
+    let body = event(Some("booking0002"), "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z");
+    let first = t.call(Method::POST, EVENTS, Some(body)).await.body;
+    let path = format!("{EVENTS}/booking0002");
+    let send = |method: Method, etag: &str, body: Option<Value>| {
+        let mut request = t.http.request(method, t.url(&path)).bearer_auth(&t.token).header("If-Match", etag);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { crate::reply(request.send().await.expect("request")).await }
+    };
+    let etag = |v: &Value| v["etag"].as_str().unwrap().to_owned();
+
+    let moved = send(Method::PATCH, &etag(&first), Some(json!({ "summary": "Moved" }))).await;
+    assert_eq!(moved.status, 200, "the current etag matches: {}", moved.body);
+    assert_eq!(moved.body["summary"], "Moved");
+
+    let stale_patch = send(Method::PATCH, &etag(&first), Some(json!({ "summary": "Lost update" }))).await;
+    assert_eq!(stale_patch.status, 412);
+    assert_eq!(
+        stale_patch.body,
+        json!({"error":{"errors":[{"domain":"global","reason":"conditionNotMet","message":"Precondition Failed","locationType":"header","location":"If-Match"}],"code":412,"message":"Precondition Failed"}})
+    );
+    let stale_put = send(
+        Method::PUT,
+        &etag(&first),
+        Some(json!({ "start": { "date": "2030-01-02" }, "end": { "date": "2030-01-03" } })),
+    )
+    .await;
+    assert_eq!(stale_put.status, 412);
+    let stale_delete = send(Method::DELETE, &etag(&first), None).await;
+    assert_eq!(stale_delete.status, 412);
+    let now = t.get(&path).await.body;
+    assert_eq!((now["summary"].as_str(), now["status"].as_str()), (Some("Moved"), Some("confirmed")), "unchanged");
+    assert_eq!(now["etag"], moved.body["etag"]);
+
+    let listed = send(Method::PATCH, &format!("\"nope\", {}", etag(&now)), Some(json!({ "summary": "Listed" }))).await;
+    assert_eq!(listed.status, 200, "one etag of a list matches: {}", listed.body);
+    let any = send(Method::DELETE, "*", None).await;
+    assert_eq!(any.status, 204, "`*` matches any event");
+}
+
 #[tokio::test]
 async fn list_paging_and_sync_tokens() {
     let t = TestEmu::start().await;

@@ -7,6 +7,7 @@ use crate::socket_client::SocketClient;
 use google_emulator::{ConsentPlan, Emulator, EmulatorConfig, Fault, FaultKind, RunningEmulator};
 use serde_json::{Value, json};
 use std::time::Duration;
+use switchboard_server::google::links;
 use switchboard_store::db_run;
 use tokio::time::Instant;
 
@@ -692,6 +693,27 @@ async fn accounts_refresh_and_disconnect(backend: Backend) {
     assert_eq!(rig.count("SELECT COUNT(*) FROM contacts WHERE deleted_at IS NULL").await, 5);
     let r = rig.app.get(&format!("{path}/sync"), &rig.app.api_key).send().await.unwrap();
     assert_eq!(r.status(), 404);
+
+    // A sync still running for the account cannot leave a link behind: links have no foreign key (ADR 0007),
+    // and a write of links checks the account once, under lock, before inserting any.
+    let account: uuid::Uuid = rig.account.parse().unwrap();
+    let contact: uuid::Uuid = db_run!(&rig.app.db, pool => sqlx::query_scalar("SELECT id FROM contacts LIMIT 1")
+        .fetch_one(pool).await)
+    .unwrap();
+    let late = links::Link {
+        account_id: account,
+        entity_id: contact,
+        remote_id: Some("people/c1".into()),
+        remote_etag: None,
+        synced: None,
+        seen_run: None,
+        last_synced_at: None,
+        error: None,
+    };
+    let ws = switchboard_domain::WorkspaceId(rig.app.workspace_id);
+    let err = links::write_alone(&rig.app.db, ws, &[links::LinkWrite::Upsert(Box::new(late))]).await.unwrap_err();
+    assert!(matches!(err, sqlx::Error::RowNotFound), "{err:?}");
+    assert_eq!(rig.count("SELECT COUNT(*) FROM external_links").await, 0);
 }
 
 async fn pushes_keep_to_the_quota_and_skip_refused_contacts(backend: Backend) {

@@ -1,4 +1,4 @@
-//! The SQLite and PostgreSQL migrations produce the same tables, columns and foreign keys.
+//! The SQLite and PostgreSQL migrations produce the same tables, columns, foreign keys and indexes.
 
 use crate::helpers::{Backend, TestDb};
 use std::collections::BTreeSet;
@@ -10,7 +10,8 @@ async fn sqlite_and_postgres_schemas_match() {
     let postgres = TestDb::new(Backend::Postgres).await;
     let (lite, pg) = (schema(&sqlite.url).await, schema(&postgres.url).await);
     assert!(lite.iter().any(|c| c == "workspaces.version"), "{lite:?}");
-    assert!(lite.iter().any(|c| c == "contacts.workspace_id -> workspaces ON DELETE CASCADE"), "{lite:?}");
+    assert!(lite.iter().any(|c| c == "connected_accounts.workspace_id -> workspaces ON DELETE CASCADE"), "{lite:?}");
+    assert!(lite.iter().any(|c| c == "index contacts.contacts_directory"), "{lite:?}");
     let only_lite: Vec<_> = lite.difference(&pg).collect();
     let only_pg: Vec<_> = pg.difference(&lite).collect();
     assert!(
@@ -19,7 +20,9 @@ async fn sqlite_and_postgres_schemas_match() {
     );
 }
 
-/// Every `table.column`, and every foreign key as `table.column -> table ON DELETE action`.
+/// Every `table.column`, every foreign key as `table.column -> table ON DELETE action`, and every index as
+/// `index table.name` (not those behind a primary key or UNIQUE constraint, which each database names its
+/// own way).
 async fn schema(url: &str) -> BTreeSet<String> {
     let db = Db::connect(url, &Default::default()).await.unwrap();
     db.migrate().await.unwrap();
@@ -58,7 +61,29 @@ async fn schema(url: &str) -> BTreeSet<String> {
         .await
         .unwrap(),
     };
+    let indexes: Vec<(String, String)> = match &db {
+        Db::Sqlite(pool) => sqlx::query_as(
+            "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Db::Postgres(pool) => sqlx::query_as(
+            "SELECT t.relname::text, i.relname::text FROM pg_index x \
+             JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = 'public' AND t.relname NOT LIKE '\\_sqlx%' \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    };
     db.close().await;
+    let indexes = indexes.into_iter().map(|(t, i)| format!("index {t}.{i}"));
     let columns = rows.into_iter().map(|(t, c)| format!("{t}.{c}"));
-    columns.chain(foreign.into_iter().map(|(t, c, r, d)| format!("{t}.{c} -> {r} ON DELETE {d}"))).collect()
+    columns
+        .chain(foreign.into_iter().map(|(t, c, r, d)| format!("{t}.{c} -> {r} ON DELETE {d}")))
+        .chain(indexes)
+        .collect()
 }

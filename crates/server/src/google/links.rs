@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::BTreeMap;
 use switchboard_domain::{ContactFields, WorkspaceId};
-use switchboard_store::{Conn, Db, conn_run, db_run};
+use switchboard_store::{Backend, Conn, Db, conn_run, db_run};
 use uuid::Uuid;
 
 /// One contact's link to an account.
@@ -95,6 +95,9 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
                 q.execute(&mut **c).await.map(|_| ())
             })?;
         }
+        if !links.is_empty() {
+            lock_account(conn, ws, account).await?;
+        }
         const COLS: usize = 11;
         for chunk in links.chunks(500) {
             let rows = switchboard_store::value_rows(backend, chunk.len(), COLS);
@@ -114,6 +117,18 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
         }
     }
     Ok(())
+}
+
+/// Holds the account against deletion until the transaction ends, once per write instead of a foreign-key
+/// check per row (docs/adr/0007-foreign-keys.md): PostgreSQL's `FOR KEY SHARE` is the lock such a check takes,
+/// and SQLite has one writer at a time. An account that is gone, or of another workspace, fails the write
+/// (`RowNotFound`) before any link is inserted.
+async fn lock_account(conn: &mut Conn<'_>, ws: WorkspaceId, account: Uuid) -> Result<(), sqlx::Error> {
+    let sql = match conn.backend() {
+        Backend::Postgres => "SELECT 1 FROM connected_accounts WHERE id = $1 AND workspace_id = $2 FOR KEY SHARE",
+        Backend::Sqlite => "SELECT 1 FROM connected_accounts WHERE id = $1 AND workspace_id = $2",
+    };
+    conn_run!(conn, c => sqlx::query(sql).bind(account).bind(ws.0).fetch_one(&mut **c).await.map(drop))
 }
 
 /// Writes links that change no contact (a person seen unchanged, an error recorded), in one transaction.

@@ -5,8 +5,10 @@
 //! `$N` by number). Column types are chosen so the same Rust types decode on both (see
 //! `docs/adr/0001-storage.md`). The few places where the dialects differ branch on [`Db::backend`].
 
+mod bound;
 mod pool;
 
+pub use bound::{Bound, Step, run_overlapped};
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
 pub use sqlx;
 

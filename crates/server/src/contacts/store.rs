@@ -6,7 +6,7 @@ use super::agent::FlatContact;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::{ContactFields, EmailEntry, PhoneEntry, WorkspaceId};
-use switchboard_store::{Backend, Conn, conn_run};
+use switchboard_store::{Backend, Bound, Conn, bound, conn_run};
 use uuid::Uuid;
 
 /// A bind parameter of a dynamically built query (filters, `IN` lists).
@@ -232,14 +232,20 @@ const CONTACT_COLUMNS: &str = "id, workspace_id, given_name, family_name, nickna
      given_key, family_key, display_key";
 const CONTACT_COLUMN_COUNT: usize = 22;
 
-/// Inserts new contacts in multi-row statements: ids that exist in no workspace (fresh server-made ids, or
+/// Statements inserting new contacts, many rows each: ids that exist in no workspace (fresh server-made ids, or
 /// client ids the caller looked up in this transaction). An id that exists after all fails the statement.
-pub async fn insert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    write_rows(conn, ws, contacts, "").await
+/// Built when called, to run with [`switchboard_store::run_overlapped`].
+pub fn insert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact]) -> Vec<Bound> {
+    contact_rows(backend, ws, contacts, "")
 }
 
 /// Inserts or updates contacts in multi-row statements (a row of another workspace is left alone).
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
+    run(conn, upsert_statements(conn.backend(), ws, contacts)).await
+}
+
+/// The statements of [`upsert_many`].
+pub fn upsert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact]) -> Vec<Bound> {
     const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
          family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
          job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
@@ -248,36 +254,40 @@ pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Cont
          sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key, \
          display_key = excluded.display_key \
          WHERE contacts.workspace_id = excluded.workspace_id";
-    write_rows(conn, ws, contacts, ON_CONFLICT).await
+    contact_rows(backend, ws, contacts, ON_CONFLICT)
 }
 
-async fn write_rows(
-    conn: &mut Conn<'_>,
-    ws: WorkspaceId,
-    contacts: &[&Contact],
-    on_conflict: &str,
-) -> Result<(), sqlx::Error> {
-    for chunk in contacts.chunks(500) {
-        let rows = switchboard_store::value_rows(conn.backend(), chunk.len(), CONTACT_COLUMN_COUNT);
-        let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
-        conn_run!(conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for contact in chunk {
-                let f = &contact.fields;
-                let keys = SortKeys::of(contact);
-                let display = keys.display();
-                q = q.bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name)
-                    .bind(&f.nickname).bind(&f.company).bind(&f.job_title)
-                    .bind(&f.department).bind(&f.notes).bind(Json(&f.labels))
-                    .bind(Json(&f.phones)).bind(Json(&f.emails)).bind(&contact.source)
-                    .bind(&contact.created_by).bind(contact.version).bind(contact.deleted_at)
-                    .bind(contact.created_at).bind(contact.updated_at)
-                    .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
-            }
-            q.execute(&mut **c).await.map(|r| r.rows_affected())
-        })?;
+/// Runs statements one after the other.
+async fn run(conn: &mut Conn<'_>, statements: Vec<Bound>) -> Result<(), sqlx::Error> {
+    for statement in statements {
+        statement.execute(conn).await?;
     }
     Ok(())
+}
+
+fn contact_rows(backend: Backend, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) -> Vec<Bound> {
+    contacts
+        .chunks(500)
+        .map(|chunk| {
+            let rows = switchboard_store::value_rows(backend, chunk.len(), CONTACT_COLUMN_COUNT);
+            let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
+            bound!(backend, sql, q => {
+                for contact in chunk {
+                    let f = &contact.fields;
+                    let keys = SortKeys::of(contact);
+                    let display = keys.display();
+                    q = q.bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name)
+                        .bind(&f.nickname).bind(&f.company).bind(&f.job_title)
+                        .bind(&f.department).bind(&f.notes).bind(Json(&f.labels))
+                        .bind(Json(&f.phones)).bind(Json(&f.emails)).bind(&contact.source)
+                        .bind(&contact.created_by).bind(contact.version).bind(contact.deleted_at)
+                        .bind(contact.created_at).bind(contact.updated_at)
+                        .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
+                }
+                q
+            })
+        })
+        .collect()
 }
 
 /// The folded keys a contact is sorted and searched by in phone directories (`switchboard_domain::fold`):
@@ -367,26 +377,29 @@ pub async fn replace_phones(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    delete_children(conn, "contact_phones", old).await?;
+    run(conn, phone_statements(conn.backend(), ws, old, contacts)).await
+}
+
+/// The statements of [`replace_phones`].
+pub fn phone_statements(backend: Backend, ws: WorkspaceId, old: &[&Contact], contacts: &[&Contact]) -> Vec<Bound> {
     let rows: Vec<(Uuid, usize, &PhoneEntry)> =
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
-    for chunk in rows.chunks(1_000) {
+    let inserts = rows.chunks(1_000).map(|chunk| {
         let sql = format!(
             "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, digits_rev) \
              VALUES {}",
-            switchboard_store::value_rows(conn.backend(), chunk.len(), 9)
+            switchboard_store::value_rows(backend, chunk.len(), 9)
         );
-        conn_run!(conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        bound!(backend, sql, q => {
             for (id, i, p) in chunk {
-                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(p.raw.clone()).bind(p.e164.clone())
-                    .bind(p.extension.clone()).bind(p.digits.clone()).bind(p.kind.clone())
+                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(&p.raw).bind(&p.e164)
+                    .bind(&p.extension).bind(&p.digits).bind(&p.kind)
                     .bind(reversed(&p.digits));
             }
-            q.execute(&mut **c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+            q
+        })
+    });
+    delete_children(backend, "contact_phones", old).chain(inserts).collect()
 }
 
 /// Deletes the `contact_emails` rows of `old` and inserts the current lists of `contacts`.
@@ -396,36 +409,41 @@ pub async fn replace_emails(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    delete_children(conn, "contact_emails", old).await?;
-    let rows: Vec<(Uuid, usize, &EmailEntry)> =
-        contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
-    for chunk in rows.chunks(1_000) {
-        let sql = format!(
-            "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
-            switchboard_store::value_rows(conn.backend(), chunk.len(), 5)
-        );
-        conn_run!(conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (id, i, e) in chunk {
-                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(e.address.clone()).bind(e.kind.clone());
-            }
-            q.execute(&mut **c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+    run(conn, email_statements(conn.backend(), ws, old, contacts)).await
 }
 
-async fn delete_children(conn: &mut Conn<'_>, table: &'static str, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    for chunk in contacts.chunks(1_000) {
-        let list = switchboard_store::placeholders(conn.backend(), 1, chunk.len());
+/// The statements of [`replace_emails`].
+pub fn email_statements(backend: Backend, ws: WorkspaceId, old: &[&Contact], contacts: &[&Contact]) -> Vec<Bound> {
+    let rows: Vec<(Uuid, usize, &EmailEntry)> =
+        contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
+    let inserts = rows.chunks(1_000).map(|chunk| {
+        let sql = format!(
+            "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
+            switchboard_store::value_rows(backend, chunk.len(), 5)
+        );
+        bound!(backend, sql, q => {
+            for (id, i, e) in chunk {
+                q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(&e.address).bind(&e.kind);
+            }
+            q
+        })
+    });
+    delete_children(backend, "contact_emails", old).chain(inserts).collect()
+}
+
+fn delete_children<'a>(
+    backend: Backend,
+    table: &'static str,
+    contacts: &'a [&'a Contact],
+) -> impl Iterator<Item = Bound> + 'a {
+    contacts.chunks(1_000).map(move |chunk| {
+        let list = switchboard_store::placeholders(backend, 1, chunk.len());
         let sql = format!("DELETE FROM {table} WHERE contact_id IN ({list})");
-        conn_run!(conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        bound!(backend, sql, q => {
             for contact in chunk {
                 q = q.bind(contact.id);
             }
-            q.execute(&mut **c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+            q
+        })
+    })
 }

@@ -19,7 +19,7 @@ use crate::auth::{Actor, Principal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::WorkspaceId;
-use switchboard_store::{Conn, conn_run};
+use switchboard_store::{Backend, Bound, Conn, bound, conn_run};
 use uuid::Uuid;
 
 /// Who made a change, from where: recorded on every `changes` row.
@@ -119,27 +119,30 @@ pub struct Change {
 const CHANGE_COLUMNS: &str = "version, entity_type, entity_id, op, actor_kind, actor_id, actor_label, device_id, \
      mutation_id, origin, fields, created_at";
 
-/// Appends changes (inside the writer's transaction), many rows per statement.
-pub async fn record_many(conn: &mut Conn<'_>, ws: WorkspaceId, changes: &[Change]) -> Result<(), sqlx::Error> {
+/// Statements appending changes (inside the writer's transaction), many rows each. Built when called, to run
+/// with [`switchboard_store::run_overlapped`].
+pub fn record_statements(backend: Backend, ws: WorkspaceId, changes: &[Change]) -> Vec<Bound> {
     const COLS: usize = 13;
-    for chunk in changes.chunks(1_000) {
-        let rows = switchboard_store::value_rows(conn.backend(), chunk.len(), COLS);
-        let sql = format!(
-            "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
-             actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"
-        );
-        conn_run!(conn, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for ch in chunk {
-                q = q.bind(ws.0).bind(ch.version).bind(ch.entity_type.clone()).bind(ch.entity_id)
-                    .bind(ch.op.clone()).bind(ch.actor_kind.clone()).bind(ch.actor_id).bind(ch.actor_label.clone())
-                    .bind(ch.device_id.clone()).bind(ch.mutation_id.clone()).bind(ch.origin.clone())
-                    .bind(sqlx::types::Json(ch.fields.clone())).bind(ch.created_at);
-            }
-            q.execute(&mut **c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
+    changes
+        .chunks(1_000)
+        .map(|chunk| {
+            let rows = switchboard_store::value_rows(backend, chunk.len(), COLS);
+            let sql = format!(
+                "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
+                 actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"
+            );
+            bound!(backend, sql, q => {
+                // By reference: a full sync records hundreds of changes per statement, each with every field.
+                for ch in chunk {
+                    q = q.bind(ws.0).bind(ch.version).bind(&ch.entity_type).bind(ch.entity_id)
+                        .bind(&ch.op).bind(&ch.actor_kind).bind(ch.actor_id).bind(&ch.actor_label)
+                        .bind(&ch.device_id).bind(&ch.mutation_id).bind(&ch.origin)
+                        .bind(sqlx::types::Json(&ch.fields)).bind(ch.created_at);
+                }
+                q
+            })
+        })
+        .collect()
 }
 
 /// Changes of `ws` after `after`, in version order, at most `limit`.

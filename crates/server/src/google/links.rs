@@ -8,9 +8,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use switchboard_domain::{ContactFields, WorkspaceId};
-use switchboard_store::{Backend, Conn, Db, conn_run, db_run};
+use switchboard_store::{Backend, Bound, Conn, Db, bound, conn_run, db_run};
 use uuid::Uuid;
 
 /// One contact's link to an account.
@@ -45,10 +45,35 @@ pub enum LinkWrite {
 const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synced, seen_run, last_synced_at, error";
 
 /// Applies link writes inside an open transaction, in a few statements whatever their number (a page of a
-/// full sync writes hundreds): the final state of each contact's link is computed first, then the old rows
-/// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted
-/// (`Insert`s have none), and the new rows inserted.
+/// full sync writes hundreds): the accounts are locked ([`lock_accounts`]), then the [`statements`] run.
 pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
+    lock_accounts(conn, ws, writes).await?;
+    for statement in statements(conn.backend(), ws, writes) {
+        statement.execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Locks the account of every link these writes insert ([`lock_account`]); before their [`statements`], in the
+/// same transaction.
+pub async fn lock_accounts(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
+    let accounts: BTreeSet<Uuid> = writes
+        .iter()
+        .filter_map(|w| match w {
+            LinkWrite::Upsert(l) | LinkWrite::Insert(l) => Some(l.account_id),
+            LinkWrite::Delete { .. } => None,
+        })
+        .collect();
+    for account in accounts {
+        lock_account(conn, ws, account).await?;
+    }
+    Ok(())
+}
+
+/// The statements of link writes: the final state of each contact's link is computed first, then the old rows
+/// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted
+/// (`Insert`s have none), and the new rows inserted. Their accounts must be locked first ([`lock_accounts`]).
+pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> Vec<Bound> {
     // account → entity → its link afterwards (None: no link) and whether old rows may exist, later writes
     // winning.
     let mut finals: BTreeMap<Uuid, BTreeMap<Uuid, (Option<&Link>, bool)>> = BTreeMap::new();
@@ -64,7 +89,7 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
         let fresh = fresh && !entities.contains_key(&entity);
         entities.insert(entity, (link, fresh));
     }
-    let backend = conn.backend();
+    let mut out = Vec::new();
     for (account, entities) in finals {
         let ids: Vec<Uuid> = entities.iter().filter(|(_, (_, fresh))| !fresh).map(|(id, _)| *id).collect();
         let links: Vec<&Link> = entities.values().filter_map(|(l, _)| *l).collect();
@@ -76,27 +101,24 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
         for chunk in ids.chunks(1_000) {
             let marks = switchboard_store::numbered_placeholders(2, chunk.len());
             let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
-            conn_run!(conn, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account);
+            out.push(bound!(backend, sql, q => {
+                q = q.bind(account);
                 for id in chunk {
                     q = q.bind(*id);
                 }
-                q.execute(&mut **c).await.map(|_| ())
-            })?;
+                q
+            }));
         }
         for chunk in remotes.chunks(1_000) {
             let marks = switchboard_store::numbered_placeholders(2, chunk.len());
             let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
-            conn_run!(conn, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account);
+            out.push(bound!(backend, sql, q => {
+                q = q.bind(account);
                 for remote in chunk {
                     q = q.bind(*remote);
                 }
-                q.execute(&mut **c).await.map(|_| ())
-            })?;
-        }
-        if !links.is_empty() {
-            lock_account(conn, ws, account).await?;
+                q
+            }));
         }
         const COLS: usize = 11;
         for chunk in links.chunks(500) {
@@ -105,18 +127,17 @@ pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) 
                 "INSERT INTO external_links (account_id, entity_id, workspace_id, entity_type, remote_id, \
                  remote_etag, synced, seen_run, last_synced_at, error, error_at) VALUES {rows}"
             );
-            conn_run!(conn, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            out.push(bound!(backend, sql, q => {
                 for l in chunk {
                     q = q.bind(l.account_id).bind(l.entity_id).bind(ws.0).bind("contact").bind(&l.remote_id)
                         .bind(&l.remote_etag).bind(&l.synced).bind(l.seen_run).bind(l.last_synced_at)
                         .bind(&l.error).bind(l.error.as_ref().map(|_| Utc::now()));
                 }
-                q.execute(&mut **c).await.map(|_| ())
-            })?;
+                q
+            }));
         }
     }
-    Ok(())
+    out
 }
 
 /// Holds the account against deletion until the transaction ends, once per write instead of a foreign-key

@@ -14,12 +14,13 @@ use super::{Check, ContactOp, ItemError, ItemResult, Outcome, WriteItem, WriteRe
 use crate::contacts::{Contact, store};
 use crate::feed::idempotency::{self, Lookup};
 use crate::feed::{Author, Change, ChangeOp};
+use crate::google::links::LinkWrite;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use switchboard_domain::{ContactFields, Field, FieldError, Merge, WorkspaceId};
-use switchboard_store::{Conn, Db, conn_run};
+use switchboard_store::{Conn, Db, Step, conn_run};
 use uuid::Uuid;
 
 /// What a committed batch produced.
@@ -102,8 +103,11 @@ pub async fn apply(
     for request in requests {
         results.push(batch.request(&mut conn, request, settings).await?);
     }
+    // Written even when no contact changed: a person whose etag moved but whose fields did not.
+    let links: Vec<&LinkWrite> = batch.links.iter().collect();
+    crate::google::links::lock_accounts(&mut conn, ws, &links).await?;
+    batch.write(&mut conn, &links, batch.version > start).await?;
     if batch.version > start {
-        batch.write(&mut conn).await?;
         let version = batch.version;
         match &mut conn {
             Conn::Sqlite(c) => {
@@ -127,11 +131,6 @@ pub async fn apply(
                 .await?;
             }
         }
-    }
-    if !batch.links.is_empty() {
-        // Written even when no contact changed: a person whose etag moved but whose fields did not.
-        let links: Vec<_> = batch.links.iter().collect();
-        crate::google::links::apply(&mut conn, ws, &links).await?;
     }
     tx.commit().await?;
     let events = batch
@@ -448,17 +447,20 @@ impl Batch {
         slot.contact = Some(contact);
     }
 
-    /// Writes every touched contact, their changed phone and email lists, and the feed rows.
-    async fn write(&self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+    /// Writes every touched contact (unless `contacts` is false: none changed), their changed phone and email
+    /// lists, the feed rows and `links` (their accounts locked already), each statement built while the
+    /// database runs the one before ([`switchboard_store::run_overlapped`]).
+    async fn write(&self, conn: &mut Conn<'_>, links: &[&LinkWrite], contacts: bool) -> Result<(), sqlx::Error> {
         let touched: Vec<(&Contact, Write)> = self
             .slots
             .values()
+            .filter(|_| contacts)
             .filter_map(|s| s.contact.as_ref().filter(|_| s.write != Write::Nothing).map(|c| (c, s.write)))
             .collect();
         // New rows need no conflict handling: their ids are fresh, or were looked up by this transaction.
         let (new, changed): (Vec<_>, Vec<_>) = touched.iter().partition(|(_, w)| *w == Write::Insert);
-        store::insert_many(conn, self.ws, &new.iter().map(|(c, _)| *c).collect::<Vec<_>>()).await?;
-        store::upsert_many(conn, self.ws, &changed.iter().map(|(c, _)| *c).collect::<Vec<_>>()).await?;
+        let new: Vec<&Contact> = new.iter().map(|(c, _)| *c).collect();
+        let changed: Vec<&Contact> = changed.iter().map(|(c, _)| *c).collect();
         let phones: Vec<&Contact> = touched
             .iter()
             .filter(|(_, w)| matches!(w, Write::Insert | Write::Update { phones: true, .. }))
@@ -473,9 +475,17 @@ impl Batch {
         let is_update = |c: &&Contact| matches!(self.slots[&c.id].write, Write::Update { .. });
         let old_phones: Vec<&Contact> = phones.iter().copied().filter(is_update).collect();
         let old_emails: Vec<&Contact> = emails.iter().copied().filter(is_update).collect();
-        store::replace_phones(conn, self.ws, &old_phones, &phones).await?;
-        store::replace_emails(conn, self.ws, &old_emails, &emails).await?;
-        crate::feed::record_many(conn, self.ws, &self.changes).await
+        let (backend, ws) = (conn.backend(), self.ws);
+        let changes: &[Change] = if contacts { &self.changes } else { &[] };
+        let steps: Vec<Step<'_>> = vec![
+            Box::new(|| store::insert_statements(backend, ws, &new)),
+            Box::new(|| store::upsert_statements(backend, ws, &changed)),
+            Box::new(|| store::phone_statements(backend, ws, &old_phones, &phones)),
+            Box::new(|| store::email_statements(backend, ws, &old_emails, &emails)),
+            Box::new(|| crate::feed::record_statements(backend, ws, changes)),
+            Box::new(|| crate::google::links::statements(backend, ws, links)),
+        ];
+        switchboard_store::run_overlapped(conn, steps).await
     }
 
     /// Feed rows of one contact after `base`: those committed before this batch, then this batch's own.

@@ -109,6 +109,8 @@ pub struct DbOptions {
     pub acquire_timeout: Duration,
     /// How long SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout: Duration,
+    /// SQLite's page cache per connection, in KiB (SQLite's default is 2,000 KiB).
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for DbOptions {
@@ -117,6 +119,7 @@ impl Default for DbOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            sqlite_cache_kib: 2_000,
         }
     }
 }
@@ -164,6 +167,7 @@ impl Db {
                     // WAL + NORMAL is durable against application crashes and is SQLite's recommended pair.
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(opts.sqlite_busy_timeout)
+                    .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
                     .foreign_keys(true);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
@@ -290,5 +294,19 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found.as_deref(), Some("ENABLE_QPSG"), "build with .cargo/config.toml's LIBSQLITE3_FLAGS");
+    }
+
+    /// Every connection of a pool gets the configured page cache (negative: KiB, SQLite's convention).
+    #[tokio::test]
+    async fn sqlite_page_cache_is_configurable() {
+        let opts = DbOptions { sqlite_cache_kib: 32 * 1024, ..DbOptions::default() };
+        let db = Db::connect("sqlite::memory:", &opts).await.unwrap();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(pool).await.unwrap();
+        assert_eq!(size, -32 * 1024);
+        let db = Db::connect("sqlite::memory:", &DbOptions::default()).await.unwrap();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(pool).await.unwrap();
+        assert_eq!(size, -2_000, "SQLite's default");
     }
 }

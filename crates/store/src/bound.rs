@@ -58,6 +58,14 @@ impl Bound {
     }
 }
 
+/// Runs statements one after the other, stopping at the first error.
+pub async fn run_all(conn: &mut Conn<'_>, statements: Vec<Bound>) -> Result<(), sqlx::Error> {
+    for statement in statements {
+        statement.execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// One part of a write: builds its statements (none, one, or one per chunk of rows) when called.
 pub type Step<'a> = Box<dyn FnOnce() -> Vec<Bound> + Send + 'a>;
 

@@ -8,7 +8,7 @@
 mod bound;
 mod pool;
 
-pub use bound::{Bound, Step, run_overlapped};
+pub use bound::{Bound, Step, run_all, run_overlapped};
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
 pub use sqlx;
 

@@ -28,15 +28,15 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-/// The allocator of the `switchboard` binary, so the server is measured as it runs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use switchboard_server::google::state::{self as sync_state, SyncState};
 use switchboard_server::{Application, Config};
 use switchboard_store::{Db, db_run};
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+/// The allocator of the `switchboard` binary, so the server is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EMAIL: &str = "bench@example.com";
 const REDIRECT: &str = "http://switchboard.test/api/v1/auth/google/callback";

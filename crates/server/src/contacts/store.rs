@@ -226,7 +226,7 @@ struct OwnedRow {
     contact: ContactRow,
 }
 
-/// Every column of a contact row, in the order [`write_rows`] binds them.
+/// Every column of a contact row, in the order [`contact_rows`] binds them.
 const CONTACT_COLUMNS: &str = "id, workspace_id, given_name, family_name, nickname, company, job_title, department, \
      notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, sort_key, \
      given_key, family_key, display_key";
@@ -241,7 +241,7 @@ pub fn insert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact
 
 /// Inserts or updates contacts in multi-row statements (a row of another workspace is left alone).
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    run(conn, upsert_statements(conn.backend(), ws, contacts)).await
+    switchboard_store::run_all(conn, upsert_statements(conn.backend(), ws, contacts)).await
 }
 
 /// The statements of [`upsert_many`].
@@ -255,14 +255,6 @@ pub fn upsert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact
          display_key = excluded.display_key \
          WHERE contacts.workspace_id = excluded.workspace_id";
     contact_rows(backend, ws, contacts, ON_CONFLICT)
-}
-
-/// Runs statements one after the other.
-async fn run(conn: &mut Conn<'_>, statements: Vec<Bound>) -> Result<(), sqlx::Error> {
-    for statement in statements {
-        statement.execute(conn).await?;
-    }
-    Ok(())
 }
 
 fn contact_rows(backend: Backend, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) -> Vec<Bound> {
@@ -377,7 +369,7 @@ pub async fn replace_phones(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    run(conn, phone_statements(conn.backend(), ws, old, contacts)).await
+    switchboard_store::run_all(conn, phone_statements(conn.backend(), ws, old, contacts)).await
 }
 
 /// The statements of [`replace_phones`].
@@ -409,7 +401,7 @@ pub async fn replace_emails(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    run(conn, email_statements(conn.backend(), ws, old, contacts)).await
+    switchboard_store::run_all(conn, email_statements(conn.backend(), ws, old, contacts)).await
 }
 
 /// The statements of [`replace_emails`].

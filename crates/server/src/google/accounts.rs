@@ -276,14 +276,13 @@ pub async fn update_settings(
 pub async fn delete(db: &Db, ws: WorkspaceId, id: Uuid) -> Result<(), AppError> {
     let mut tx = db.begin().await?;
     let deleted = switchboard_store::tx_run!(&mut tx, conn => {
-        // The account first: its row lock waits for any transaction writing its links (which holds the row,
-        // `links::lock_accounts`), and later ones find it gone. The links have no foreign key (ADR 0007), so
-        // they are deleted here, by a statement that sees those writers' commits.
+        // The account first (its sync state goes with it: ON DELETE CASCADE): its row lock waits for any
+        // transaction writing its links (which holds the row, `links::lock_accounts`), and later ones find it
+        // gone. The links have no foreign key (ADR 0007), so they are deleted here, by a statement that sees
+        // those writers' commits.
         let deleted = sqlx::query("DELETE FROM connected_accounts WHERE id = $1 AND workspace_id = $2")
             .bind(id).bind(ws.0).execute(&mut **conn).await.map(|r| r.rows_affected())?;
         sqlx::query("DELETE FROM external_links WHERE account_id = $1 AND workspace_id = $2")
-            .bind(id).bind(ws.0).execute(&mut **conn).await.map(|_| ())?;
-        sqlx::query("DELETE FROM sync_states WHERE account_id = $1 AND workspace_id = $2")
             .bind(id).bind(ws.0).execute(&mut **conn).await.map(|_| deleted)
     })?;
     if deleted == 0 {

@@ -48,10 +48,7 @@ const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synce
 /// full sync writes hundreds): the accounts are locked ([`lock_accounts`]), then the [`statements`] run.
 pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
     lock_accounts(conn, ws, writes).await?;
-    for statement in statements(conn.backend(), ws, writes) {
-        statement.execute(conn).await?;
-    }
-    Ok(())
+    switchboard_store::run_all(conn, statements(conn.backend(), ws, writes)).await
 }
 
 /// Locks the account of every link these writes insert ([`lock_account`]); before their [`statements`], in the

@@ -106,7 +106,7 @@ pub async fn apply(
     // Written even when no contact changed: a person whose etag moved but whose fields did not.
     let links: Vec<&LinkWrite> = batch.links.iter().collect();
     crate::google::links::lock_accounts(&mut conn, ws, &links).await?;
-    batch.write(&mut conn, &links, batch.version > start).await?;
+    batch.write(&mut conn, &links).await?;
     if batch.version > start {
         let version = batch.version;
         match &mut conn {
@@ -447,14 +447,13 @@ impl Batch {
         slot.contact = Some(contact);
     }
 
-    /// Writes every touched contact (unless `contacts` is false: none changed), their changed phone and email
-    /// lists, the feed rows and `links` (their accounts locked already), each statement built while the
-    /// database runs the one before ([`switchboard_store::run_overlapped`]).
-    async fn write(&self, conn: &mut Conn<'_>, links: &[&LinkWrite], contacts: bool) -> Result<(), sqlx::Error> {
+    /// Writes every touched contact (none when no version was taken: only [`Self::commit`] touches one), their
+    /// changed phone and email lists, the feed rows and `links` (their accounts locked already), each statement
+    /// built while the database runs the one before ([`switchboard_store::run_overlapped`]).
+    async fn write(&self, conn: &mut Conn<'_>, links: &[&LinkWrite]) -> Result<(), sqlx::Error> {
         let touched: Vec<(&Contact, Write)> = self
             .slots
             .values()
-            .filter(|_| contacts)
             .filter_map(|s| s.contact.as_ref().filter(|_| s.write != Write::Nothing).map(|c| (c, s.write)))
             .collect();
         // New rows need no conflict handling: their ids are fresh, or were looked up by this transaction.
@@ -476,13 +475,12 @@ impl Batch {
         let old_phones: Vec<&Contact> = phones.iter().copied().filter(is_update).collect();
         let old_emails: Vec<&Contact> = emails.iter().copied().filter(is_update).collect();
         let (backend, ws) = (conn.backend(), self.ws);
-        let changes: &[Change] = if contacts { &self.changes } else { &[] };
         let steps: Vec<Step<'_>> = vec![
             Box::new(|| store::insert_statements(backend, ws, &new)),
             Box::new(|| store::upsert_statements(backend, ws, &changed)),
             Box::new(|| store::phone_statements(backend, ws, &old_phones, &phones)),
             Box::new(|| store::email_statements(backend, ws, &old_emails, &emails)),
-            Box::new(|| crate::feed::record_statements(backend, ws, changes)),
+            Box::new(|| crate::feed::record_statements(backend, ws, &self.changes)),
             Box::new(|| crate::google::links::statements(backend, ws, links)),
         ];
         switchboard_store::run_overlapped(conn, steps).await

@@ -6,9 +6,11 @@
 //! `docs/adr/0001-storage.md`). The few places where the dialects differ branch on [`Db::backend`].
 
 mod bound;
+mod checkpoint;
 mod pool;
 
 pub use bound::{Bound, Step, run_all, run_overlapped};
+pub use checkpoint::Checkpointer;
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
 pub use sqlx;
 

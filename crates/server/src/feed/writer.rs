@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::{ContactFields, ContactPatch, FieldError, WorkspaceId};
-use switchboard_store::{Db, DbOptions};
+use switchboard_store::{Checkpointer, Db, DbOptions};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -236,6 +236,8 @@ const WRITER_SQLITE_CACHE_KIB: u32 = 32 * 1024;
 /// promptly.
 pub struct Writers {
     db: Db,
+    /// SQLite: the write path's WAL checkpoints, off the committing connection (store's `checkpoint`).
+    checkpointer: Option<Arc<Checkpointer>>,
     settings: WriterSettings,
     feed: Arc<Feed>,
     tasks: Mutex<HashMap<WorkspaceId, mpsc::Sender<Job>>>,
@@ -271,12 +273,19 @@ impl Writers {
         let options = DbOptions {
             max_connections: WRITER_CONNECTIONS,
             sqlite_cache_kib: WRITER_SQLITE_CACHE_KIB,
+            sqlite_write_path: true,
             ..options.clone()
         };
         let url = url.to_owned();
         // Connected from the writers' runtime, so that runtime's I/O driver serves these connections.
-        let db = runtime.spawn(async move { Db::connect(&url, &options).await }).await??;
-        Ok(Self { db, settings, feed, tasks: Mutex::new(HashMap::new()), runtime: Some(runtime) })
+        let (db, checkpointer) = runtime
+            .spawn(async move {
+                let db = Db::connect(&url, &options).await?;
+                let checkpointer = Checkpointer::spawn(&db).map(Arc::new);
+                Ok::<_, switchboard_store::StoreError>((db, checkpointer))
+            })
+            .await??;
+        Ok(Self { db, checkpointer, settings, feed, tasks: Mutex::new(HashMap::new()), runtime: Some(runtime) })
     }
 
     /// Applies a request through the workspace's writer and waits for its result.
@@ -305,14 +314,21 @@ impl Writers {
             return s.clone();
         }
         let (tx, rx) = mpsc::channel(4_096);
-        let task = run(self.db.clone(), ws, rx, self.settings.clone(), self.feed.clone());
+        let task = run(self.db.clone(), self.checkpointer.clone(), ws, rx, self.settings.clone(), self.feed.clone());
         self.runtime.as_ref().expect("the writers' runtime runs until they are dropped").spawn(task);
         tasks.insert(ws, tx.clone());
         tx
     }
 }
 
-async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: WriterSettings, feed: Arc<Feed>) {
+async fn run(
+    db: Db,
+    checkpointer: Option<Arc<Checkpointer>>,
+    ws: WorkspaceId,
+    mut rx: mpsc::Receiver<Job>,
+    settings: WriterSettings,
+    feed: Arc<Feed>,
+) {
     while let Some(first) = rx.recv().await {
         let mut items = first.request.items.len();
         let mut jobs = vec![first];
@@ -329,6 +345,9 @@ async fn run(db: Db, ws: WorkspaceId, mut rx: mpsc::Receiver<Job>, settings: Wri
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
         match batch::apply(&db, ws, feed.instance, &requests, &settings).await {
             Ok(batch::Committed { results, start, version, events }) => {
+                if let Some(checkpointer) = &checkpointer {
+                    checkpointer.committed();
+                }
                 // Callers first, then the realtime fan-out (which wakes a task per socket: with thousands of
                 // sockets, answers queued behind it waited tens of milliseconds). Until the events are
                 // published, delta pages of this workspace come from the database, so a device that got

@@ -196,6 +196,13 @@ where
     Ok(out)
 }
 
+/// Whether any contact is linked to a person of `account`.
+pub async fn has_remote_links(db: &Db, account: Uuid) -> Result<bool, sqlx::Error> {
+    db_run!(db, pool => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM external_links WHERE account_id = $1 AND remote_id IS NOT NULL)",
+    ).bind(account).fetch_one(pool).await)
+}
+
 /// Whether the workspace has a live contact not linked to `account` (one pass over its contacts).
 pub async fn has_unlinked(db: &Db, ws: WorkspaceId, account: Uuid) -> Result<bool, sqlx::Error> {
     db_run!(db, pool => sqlx::query_scalar(

@@ -7,10 +7,12 @@
 
 mod bound;
 mod checkpoint;
+mod json_text;
 mod pool;
 
 pub use bound::{Bound, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;
+pub use json_text::JsonText;
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
 pub use sqlx;
 

@@ -137,7 +137,7 @@ pub fn record_statements(backend: Backend, ws: WorkspaceId, changes: &[Change]) 
                     q = q.bind(ws.0).bind(ch.version).bind(&ch.entity_type).bind(ch.entity_id)
                         .bind(&ch.op).bind(&ch.actor_kind).bind(ch.actor_id).bind(&ch.actor_label)
                         .bind(&ch.device_id).bind(&ch.mutation_id).bind(&ch.origin)
-                        .bind(sqlx::types::Json(&ch.fields)).bind(ch.created_at);
+                        .bind(switchboard_store::JsonText(&ch.fields)).bind(ch.created_at);
                 }
                 q
             })

@@ -49,8 +49,17 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Pages of WAL past which a commit of the main pool checkpoints on SQLite: a bound, not the usual way. The
+/// writers' `Checkpointer` checkpoints shortly after their commits and every second, so these commits (a
+/// sync saving its page token, sessions, usage) do not copy the WAL into the database file on the way.
+const MAIN_POOL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
 fn db_options(config: &Config) -> DbOptions {
-    DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() }
+    DbOptions {
+        max_connections: config.database_max_connections,
+        sqlite_autocheckpoint_pages: MAIN_POOL_AUTOCHECKPOINT_PAGES,
+        ..DbOptions::default()
+    }
 }
 
 /// A database URL with any password replaced, for messages.

@@ -3,8 +3,10 @@
 //! SQLite checkpoints inside the commit that takes the WAL past 1,000 pages: that commit copies the WAL's
 //! pages into the database file and `fsync`s it before it returns, so every few batches one writer (and
 //! everyone waiting on its group commit) pays for all of them. The write path's pool turns that off
-//! ([`crate::DbOptions::sqlite_write_path`]) and this task checkpoints instead, on a connection of its own,
-//! in `PASSIVE` mode (it never waits on, or blocks, readers and the writer), shortly after commits.
+//! ([`crate::DbOptions::sqlite_autocheckpoint_pages`]) and this task checkpoints instead, on a connection of
+//! its own, in `PASSIVE` mode (it never waits on, or blocks, readers and the writer): shortly after the
+//! write path commits, and every second for commits made elsewhere (with nothing new in the WAL a
+//! checkpoint is a read of its index). Other pools keep a high threshold as a bound should this fall behind.
 //!
 //! The WAL is still reset as usual: a writer starts again from the top of the file once a checkpoint has
 //! copied everything and no reader needs it. PostgreSQL checkpoints by itself; there this is a no-op.
@@ -18,6 +20,8 @@ use tokio::sync::mpsc;
 /// How long the task waits after a commit before it checkpoints: commits in between share the checkpoint
 /// (a page written by several of them is copied once), and a burst of writes runs uninterrupted.
 const GATHER: Duration = Duration::from_millis(100);
+/// Checkpoints without a commit of the write path: commits of other pools.
+const TICK: Duration = Duration::from_secs(1);
 
 /// Handle of the checkpoint task of a SQLite write pool; the task ends when the handle is dropped.
 #[derive(Debug)]
@@ -36,8 +40,12 @@ impl Checkpointer {
         let completed = Arc::new(AtomicU64::new(0));
         let count = completed.clone();
         tokio::spawn(async move {
-            while wake.recv().await.is_some() {
-                tokio::time::sleep(GATHER).await;
+            loop {
+                match tokio::time::timeout(TICK, wake.recv()).await {
+                    Ok(Some(())) => tokio::time::sleep(GATHER).await,
+                    Ok(None) => break,
+                    Err(_elapsed) => {}
+                }
                 let result: Result<(i64, i64, i64), sqlx::Error> =
                     sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await;
                 match result {
@@ -86,7 +94,7 @@ mod tests {
         let path = dir.join("ckpt.db");
         let wal = dir.join("ckpt.db-wal");
         let url = format!("sqlite://{}", path.display());
-        let opts = DbOptions { sqlite_write_path: true, ..DbOptions::default() };
+        let opts = DbOptions { sqlite_autocheckpoint_pages: 0, sqlite_temp_store_memory: true, ..DbOptions::default() };
         let db = Db::connect(&url, &opts).await.unwrap();
         let Db::Sqlite(pool) = &db else { unreachable!() };
         let setting: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(pool).await.unwrap();

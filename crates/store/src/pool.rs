@@ -111,13 +111,13 @@ pub struct DbOptions {
     pub sqlite_busy_timeout: Duration,
     /// SQLite's page cache per connection, in KiB (SQLite's default is 2,000 KiB).
     pub sqlite_cache_kib: u32,
-    /// The pool of the write path on SQLite: statement journals stay in memory (`temp_store = MEMORY`; a
-    /// multi-row statement journals more than the 64 KiB SQLite keeps in memory before spilling to a
-    /// temporary file), and the connections never checkpoint the WAL when they commit
-    /// (`wal_autocheckpoint = 0`): a [`crate::Checkpointer`] does it on a connection of its own, so a
-    /// checkpoint (copying pages into the database file, then `fsync`) no longer holds up the commit
-    /// that crossed SQLite's threshold.
-    pub sqlite_write_path: bool,
+    /// SQLite checkpoints the WAL inside the commit that takes it past this many pages (SQLite's default:
+    /// 1,000); 0 never does, leaving it to a [`crate::Checkpointer`]. That commit copies pages into the
+    /// database file and `fsync`s it before it returns: on the write path that held up every few batches.
+    pub sqlite_autocheckpoint_pages: u32,
+    /// Statement journals and temporary tables in memory (`temp_store = MEMORY`): the write path's
+    /// multi-row statements journal more than the 64 KiB SQLite keeps in memory before spilling to a file.
+    pub sqlite_temp_store_memory: bool,
 }
 
 impl Default for DbOptions {
@@ -127,7 +127,8 @@ impl Default for DbOptions {
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
             sqlite_cache_kib: 2_000,
-            sqlite_write_path: false,
+            sqlite_autocheckpoint_pages: 1_000,
+            sqlite_temp_store_memory: false,
         }
     }
 }
@@ -176,12 +177,10 @@ impl Db {
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(opts.sqlite_busy_timeout)
                     .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
+                    .pragma("wal_autocheckpoint", opts.sqlite_autocheckpoint_pages.to_string())
                     .foreign_keys(true);
-                let options = if opts.sqlite_write_path {
-                    options.pragma("temp_store", "memory").pragma("wal_autocheckpoint", "0")
-                } else {
-                    options
-                };
+                let options =
+                    if opts.sqlite_temp_store_memory { options.pragma("temp_store", "memory") } else { options };
                 let pool = SqlitePoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
                     .acquire_timeout(opts.acquire_timeout)

@@ -273,7 +273,9 @@ impl Writers {
         let options = DbOptions {
             max_connections: WRITER_CONNECTIONS,
             sqlite_cache_kib: WRITER_SQLITE_CACHE_KIB,
-            sqlite_write_path: true,
+            // Checkpoints by the `Checkpointer` below, statement journals in memory (see `DbOptions`).
+            sqlite_autocheckpoint_pages: 0,
+            sqlite_temp_store_memory: true,
             ..options.clone()
         };
         let url = url.to_owned();

@@ -46,6 +46,11 @@ impl Checkpointer {
                     Ok(None) => break,
                     Err(_elapsed) => {}
                 }
+                // Closed at shutdown: nothing left to checkpoint from here (SQLite checkpoints as the last
+                // connection closes).
+                if pool.is_closed() {
+                    break;
+                }
                 let result: Result<(i64, i64, i64), sqlx::Error> =
                     sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await;
                 match result {

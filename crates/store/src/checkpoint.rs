@@ -23,8 +23,8 @@ const GATHER: Duration = Duration::from_millis(100);
 /// Checkpoints without a commit of the write path: commits of other pools.
 const TICK: Duration = Duration::from_secs(1);
 
-/// Handle of the checkpoint task of a SQLite write pool; the task ends when the handle is dropped.
-#[derive(Debug)]
+/// Handle of the checkpoint task of a SQLite write pool; the task ends when every clone is dropped.
+#[derive(Debug, Clone)]
 pub struct Checkpointer {
     committed: mpsc::Sender<()>,
     completed: Arc<AtomicU64>,

@@ -237,7 +237,7 @@ const WRITER_SQLITE_CACHE_KIB: u32 = 32 * 1024;
 pub struct Writers {
     db: Db,
     /// SQLite: the write path's WAL checkpoints, off the committing connection (store's `checkpoint`).
-    checkpointer: Option<Arc<Checkpointer>>,
+    checkpointer: Option<Checkpointer>,
     settings: WriterSettings,
     feed: Arc<Feed>,
     tasks: Mutex<HashMap<WorkspaceId, mpsc::Sender<Job>>>,
@@ -283,7 +283,7 @@ impl Writers {
         let (db, checkpointer) = runtime
             .spawn(async move {
                 let db = Db::connect(&url, &options).await?;
-                let checkpointer = Checkpointer::spawn(&db).map(Arc::new);
+                let checkpointer = Checkpointer::spawn(&db);
                 Ok::<_, switchboard_store::StoreError>((db, checkpointer))
             })
             .await??;
@@ -325,7 +325,7 @@ impl Writers {
 
 async fn run(
     db: Db,
-    checkpointer: Option<Arc<Checkpointer>>,
+    checkpointer: Option<Checkpointer>,
     ws: WorkspaceId,
     mut rx: mpsc::Receiver<Job>,
     settings: WriterSettings,

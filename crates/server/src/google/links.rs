@@ -127,7 +127,8 @@ pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> V
             out.push(bound!(backend, sql, q => {
                 for l in chunk {
                     q = q.bind(l.account_id).bind(l.entity_id).bind(ws.0).bind("contact").bind(&l.remote_id)
-                        .bind(&l.remote_etag).bind(l.synced.as_ref().map(|s| JsonText(&s.0))).bind(l.seen_run).bind(l.last_synced_at)
+                        .bind(&l.remote_etag).bind(l.synced.as_ref().map(|s| JsonText(&s.0)))
+                        .bind(l.seen_run).bind(l.last_synced_at)
                         .bind(&l.error).bind(l.error.as_ref().map(|_| Utc::now()));
                 }
                 q

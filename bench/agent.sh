@@ -222,9 +222,9 @@ stop_server() {
 # rss NAME: VmRSS and VmHWM (peak) of the server, in kB, into NAME.rss.json.
 rss() {
   local out="$1"
-  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {printf "{\"rss_kb\": %d, \"hwm_kb\": %d}\n", r, h}' \
+  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} /^RssAnon:/ {a=$2} END {printf "{\"rss_kb\": %d, \"hwm_kb\": %d, \"anon_kb\": %d}\n", r, h, a}' \
     "/proc/$SERVER_PID/status" >"$out"
-  info "RSS $(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f MiB, peak %.1f MiB" % (d["rss_kb"] / 1024, d["hwm_kb"] / 1024))' "$out")"
+  info "RSS $(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print("%.1f MiB, peak %.1f MiB, own memory (RssAnon) %.1f MiB" % (d["rss_kb"] / 1024, d["hwm_kb"] / 1024, d["anon_kb"] / 1024))' "$out")"
 }
 
 cleanup() {

@@ -209,10 +209,12 @@ stop_server() {
   SERVER_PID=''
 }
 
-# rss NAME: VmRSS and VmHWM (peak) of the server, in kB, into NAME.
+# rss NAME: VmRSS, VmHWM (peak) and RssAnon of the server, in kB, into NAME. RssAnon is the server's own
+# memory: VmRSS also counts the SQLite file's pages mapped by each connection (`sqlite_mmap_mib`), which are
+# the shared OS file cache.
 rss() {
   local out="$1"
-  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} END {printf "{\"rss_kb\": %d, \"hwm_kb\": %d}\n", r, h}' \
+  awk '/^VmRSS:/ {r=$2} /^VmHWM:/ {h=$2} /^RssAnon:/ {a=$2} END {printf "{\"rss_kb\": %d, \"hwm_kb\": %d, \"anon_kb\": %d}\n", r, h, a}' \
     "/proc/$SERVER_PID/status" >"$out"
 }
 
@@ -398,7 +400,8 @@ for backend in ("sqlite", "postgres"):
     for k in ("idle", "after"):
         r = load(os.path.join(d, f"rss-{k}.json"))
         if r:
-            print(f"RSS {k}: {r['rss_kb'] / 1024:.1f} MiB (peak {r['hwm_kb'] / 1024:.1f} MiB)")
+            print(f"RSS {k}: {r['rss_kb'] / 1024:.1f} MiB (peak {r['hwm_kb'] / 1024:.1f} MiB, "
+                  f"own memory (RssAnon) {r.get('anon_kb', 0) / 1024:.1f} MiB)")
     inproc = [x for x in (load(p) for p in sorted(glob.glob(os.path.join(d, "inprocess-*.json")))) if x]
     if inproc:
         print(f"in-process ({len(inproc)} runs; medians of the runs' p50 and p99):")

@@ -111,7 +111,7 @@ impl LookupKey {
     /// else is the parser's field error. `min_digits` is clamped to [`MIN_DIGITS`].
     pub fn parse(field: &str, raw: &str, policy: &PhonePolicy, min_digits: u8) -> Result<Self, FieldError> {
         let min = min_digits.clamp(*MIN_DIGITS.start(), *MIN_DIGITS.end());
-        match ParsedPhone::parse(field, raw, policy) {
+        match ParsedPhone::parse_for_matching(field, raw, policy) {
             Ok(phone) => Ok(Self::from_parsed(&phone, min)),
             // The fallback's own error only when it says more than the parser's (too few digits).
             Err(error) => match Written::read(raw).map(|w| Self::from_written(field, w, policy, min)) {

@@ -123,6 +123,17 @@ impl ParsedPhone {
     /// else must be a valid public number in `policy.region` or carry a country code. Accepts visual
     /// separators, `011`/`00`-style international prefixes as the region dials them, and `tel:`/`sip:` URIs.
     pub fn parse(field: &str, raw: &str, policy: &PhonePolicy) -> Result<Self, FieldError> {
+        Self::parse_with(field, raw, policy, true)
+    }
+
+    /// [`ParsedPhone::parse`] without the national form (`national` is `None`): what a caller lookup needs.
+    /// Formatting runs the numbering metadata's patterns, a good part of a parse, and only stored numbers
+    /// are dialled from their national form.
+    pub fn parse_for_matching(field: &str, raw: &str, policy: &PhonePolicy) -> Result<Self, FieldError> {
+        Self::parse_with(field, raw, policy, false)
+    }
+
+    fn parse_with(field: &str, raw: &str, policy: &PhonePolicy, with_national: bool) -> Result<Self, FieldError> {
         let err = |message: &str| FieldError::new(field, message);
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -196,7 +207,7 @@ impl ParsedPhone {
             digits,
             // Formatting runs the metadata's patterns (microseconds): done once here, not on every
             // directory page that dials the number.
-            national: national_form(&number),
+            national: if with_national { national_form(&number) } else { None },
         })
     }
 
@@ -581,10 +592,14 @@ mod tests {
             region in proptest::sample::select(&["US", "GB", "DE", "FR", "JP", "IN"][..]),
         ) {
             let policy = PhonePolicy { region: Region::parse("region", region).unwrap(), ..PhonePolicy::default() };
-            match ParsedPhone::parse("mobile", &raw, &policy) {
-                Ok(phone) => assert_invariants(&phone, &raw, &policy),
-                Err(error) => prop_assert_eq!(error.field, "mobile"),
+            let parsed = ParsedPhone::parse("mobile", &raw, &policy);
+            match &parsed {
+                Ok(phone) => assert_invariants(phone, &raw, &policy),
+                Err(error) => prop_assert_eq!(&error.field, "mobile"),
             }
+            // Lookup's parse accepts and refuses the same inputs, with the same forms but the national one.
+            let without_national = parsed.map(|phone| ParsedPhone { national: None, ..phone });
+            prop_assert_eq!(ParsedPhone::parse_for_matching("mobile", &raw, &policy), without_national);
         }
 
         #[test]

@@ -58,6 +58,7 @@ fn db_options(config: &Config) -> DbOptions {
     DbOptions {
         max_connections: config.database_max_connections,
         sqlite_autocheckpoint_pages: MAIN_POOL_AUTOCHECKPOINT_PAGES,
+        sqlite_mmap_bytes: u64::from(config.sqlite_mmap_mib) * 1024 * 1024,
         ..DbOptions::default()
     }
 }

@@ -44,6 +44,8 @@ pub struct Config {
     pub database_url: String,
     /// Maximum database connections in the pool.
     pub database_max_connections: u32,
+    /// How much of the SQLite file each connection reads through a memory map, in MiB (0: none).
+    pub sqlite_mmap_mib: u32,
     /// Requests per minute per credential; 0 disables the limit.
     pub rate_limit_per_minute: u32,
     /// Login attempts per minute per client IP.
@@ -144,6 +146,7 @@ impl Default for Config {
             database_url: default_database_url(&data_dir),
             data_dir,
             database_max_connections: 16,
+            sqlite_mmap_mib: 256,
             rate_limit_per_minute: 100,
             login_rate_limit_per_minute: 10,
             cors_allowed_origins: Vec::new(),
@@ -212,6 +215,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     database_max_connections: Option<u32>,
+    sqlite_mmap_mib: Option<u32>,
     rate_limit_per_minute: Option<u32>,
     login_rate_limit_per_minute: Option<u32>,
     cors_allowed_origins: Option<Vec<String>>,
@@ -284,6 +288,7 @@ impl Config {
                 .database_max_connections
                 .or(file.database_max_connections)
                 .unwrap_or(d.database_max_connections),
+            sqlite_mmap_mib: file.sqlite_mmap_mib.unwrap_or(d.sqlite_mmap_mib),
             rate_limit_per_minute: overrides
                 .rate_limit_per_minute
                 .or(file.rate_limit_per_minute)
@@ -411,6 +416,7 @@ mod tests {
         let parsed: FileConfig = toml::from_str(EXAMPLE_TOML).expect("example parses");
         assert_eq!(parsed.bind, Some(Config::default().bind));
         assert_eq!(parsed.rate_limit_per_minute, Some(100));
+        assert_eq!(parsed.sqlite_mmap_mib, Some(Config::default().sqlite_mmap_mib));
     }
 
     #[test]

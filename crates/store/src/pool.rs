@@ -118,6 +118,9 @@ pub struct DbOptions {
     /// Statement journals and temporary tables in memory (`temp_store = MEMORY`): the write path's
     /// multi-row statements journal more than the 64 KiB SQLite keeps in memory before spilling to a file.
     pub sqlite_temp_store_memory: bool,
+    /// `mmap_size`: how many bytes of the file (from its start) SQLite reads through a memory map rather
+    /// than `read()` into each connection's page cache. 0 (SQLite's default) maps nothing.
+    pub sqlite_mmap_bytes: u64,
 }
 
 impl Default for DbOptions {
@@ -129,6 +132,7 @@ impl Default for DbOptions {
             sqlite_cache_kib: 2_000,
             sqlite_autocheckpoint_pages: 1_000,
             sqlite_temp_store_memory: false,
+            sqlite_mmap_bytes: 0,
         }
     }
 }
@@ -178,6 +182,7 @@ impl Db {
                     .busy_timeout(opts.sqlite_busy_timeout)
                     .pragma("cache_size", format!("-{}", opts.sqlite_cache_kib))
                     .pragma("wal_autocheckpoint", opts.sqlite_autocheckpoint_pages.to_string())
+                    .pragma("mmap_size", opts.sqlite_mmap_bytes.to_string())
                     .foreign_keys(true);
                 let options =
                     if opts.sqlite_temp_store_memory { options.pragma("temp_store", "memory") } else { options };
@@ -320,5 +325,27 @@ mod tests {
         let Db::Sqlite(pool) = &db else { unreachable!() };
         let size: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(pool).await.unwrap();
         assert_eq!(size, -2_000, "SQLite's default");
+    }
+
+    /// Every connection of a pool maps the configured share of a database file; none by default.
+    #[tokio::test]
+    async fn sqlite_memory_map_is_configurable() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("sb-mmap-{}-{nanos}.db", std::process::id()));
+        let url = format!("sqlite://{}", path.display());
+        let mmap_size = |db: &Db| {
+            let Db::Sqlite(pool) = db else { unreachable!() };
+            let pool = pool.clone();
+            async move { sqlx::query_scalar::<_, i64>("PRAGMA mmap_size").fetch_one(&pool).await.unwrap() }
+        };
+        let db = Db::connect(&url, &DbOptions { sqlite_mmap_bytes: 64 << 20, ..DbOptions::default() }).await.unwrap();
+        assert_eq!(mmap_size(&db).await, 64 << 20);
+        db.close().await;
+        let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
+        assert_eq!(mmap_size(&db).await, 0, "SQLite's default");
+        db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -32,7 +32,7 @@ use switchboard_server::directory::access::PhoneAccess;
 use switchboard_server::directory::cisco::{self, Cursor, Urls};
 use switchboard_server::directory::tokens::DirectoryToken;
 use switchboard_server::workspaces::WorkspaceSettings;
-use switchboard_store::{Db, DbOptions, db_run};
+use switchboard_store::{Db, db_run};
 use uuid::Uuid;
 
 /// Everything the operations need, prepared once.
@@ -83,7 +83,9 @@ fn prepare() -> Fixture {
     });
     let count: u64 = env_or("BENCH_COUNT", 1_000_000);
     rt().block_on(async {
-        let db = Db::connect(&url, &DbOptions::default()).await.expect("connect to BENCH_DATABASE_URL");
+        // The server's own pool settings (memory map, checkpoints), as `switchboard serve` would use.
+        let options = switchboard_server::app::db_options(&switchboard_server::config::Config::default());
+        let db = Db::connect(&url, &options).await.expect("connect to BENCH_DATABASE_URL");
         db.migrate().await.unwrap();
         let slug = std::env::var("BENCH_WORKSPACE").ok();
         let found: Option<Uuid> = db_run!(&db, pool => sqlx::query_scalar(

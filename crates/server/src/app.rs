@@ -54,7 +54,8 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
 /// sync saving its page token, sessions, usage) do not copy the WAL into the database file on the way.
 const MAIN_POOL_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
-fn db_options(config: &Config) -> DbOptions {
+/// The main pool's settings for `config` (the writers' pool starts from these).
+pub fn db_options(config: &Config) -> DbOptions {
     DbOptions {
         max_connections: config.database_max_connections,
         sqlite_autocheckpoint_pages: MAIN_POOL_AUTOCHECKPOINT_PAGES,

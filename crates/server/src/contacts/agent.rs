@@ -68,8 +68,10 @@ pub struct FlatContact {
     /// Who created the contact (agent code or user email).
     pub created_by_agent: String,
     /// Created at.
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last changed at.
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// The workspace version of the last change.
     pub version: i64,
@@ -103,7 +105,9 @@ pub struct FlatView<'a> {
     phone_primary: Option<&'a str>,
     phone_secondary: Option<&'a str>,
     created_by_agent: &'a str,
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     updated_at: DateTime<Utc>,
     version: i64,
     is_deleted: bool,

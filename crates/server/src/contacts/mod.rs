@@ -32,10 +32,13 @@ pub struct Contact {
     /// Whether the contact has been deleted (a tombstone kept for delta sync).
     pub deleted: bool,
     /// When it was deleted.
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// When it was created.
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// When it last changed.
+    #[serde(serialize_with = "crate::http::timestamps::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -3,6 +3,7 @@
 
 mod extract;
 mod middleware;
+pub mod timestamps;
 
 pub use extract::{AppJson, AppJsonBytes, AppPath, AppQuery, ClientIp, parse_json};
 pub use middleware::{BodyLimit, EdgeSettings, edge_layer_fn, fallback_not_found, method_not_allowed};

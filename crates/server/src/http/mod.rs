@@ -1,5 +1,6 @@
 //! The HTTP edge shared by every feature: our extractors (whose rejections are our error body), the
-//! request-context middleware (request id, timing, metrics, host check, timeout), and client addresses.
+//! request-context middleware (request id, timing, metrics, host check, timeout), client addresses, and how
+//! answers write timestamps (`timestamps`).
 
 mod extract;
 mod middleware;

@@ -94,11 +94,10 @@ mod tests {
     /// writes start the WAL over from the top instead of growing it.
     #[tokio::test]
     async fn checkpoints_happen_off_the_committing_connection() {
-        let dir = std::env::temp_dir().join(format!("sb-ckpt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("ckpt.db");
-        let wal = dir.join("ckpt.db-wal");
-        let url = format!("sqlite://{}", path.display());
+        let dir = crate::test_files::TestDir::new("ckpt");
+        let path = dir.path("ckpt.db");
+        let wal = dir.path("ckpt.db-wal");
+        let url = dir.sqlite_url("ckpt.db");
         let opts = DbOptions { sqlite_autocheckpoint_pages: 0, sqlite_temp_store_memory: true, ..DbOptions::default() };
         let db = Db::connect(&url, &opts).await.unwrap();
         let Db::Sqlite(pool) = &db else { unreachable!() };
@@ -138,6 +137,5 @@ mod tests {
         let wal_after_second = file_pages(&wal);
         assert!(wal_after_second <= wal_after_first + 10, "reused, not grown: {wal_after_first} → {wal_after_second}");
         db.close().await;
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -9,6 +9,8 @@ mod bound;
 mod checkpoint;
 mod json_text;
 mod pool;
+#[cfg(test)]
+mod test_files;
 
 pub use bound::{Bound, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;

@@ -330,9 +330,8 @@ mod tests {
     /// Every connection of a pool maps the configured share of a database file; none by default.
     #[tokio::test]
     async fn sqlite_memory_map_is_configurable() {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let path = std::env::temp_dir().join(format!("sb-mmap-{}-{nanos}.db", std::process::id()));
-        let url = format!("sqlite://{}", path.display());
+        let dir = crate::test_files::TestDir::new("mmap");
+        let url = dir.sqlite_url("mmap.db");
         let mmap_size = |db: &Db| {
             let Db::Sqlite(pool) = db else { unreachable!() };
             let pool = pool.clone();
@@ -344,8 +343,5 @@ mod tests {
         let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
         assert_eq!(mmap_size(&db).await, 0, "SQLite's default");
         db.close().await;
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
     }
 }

@@ -8,8 +8,9 @@
 #        WRITE_RATIO (0.2), AGENT_RATE (10000: one more agent run at this fixed rate, open loop,
 #        latencies from when each request was due; 0 = skip), SEED_COUNT (100000), FANOUT_CLIENTS ("50 1000 5000 10000"),
 #        FANOUT_WRITES (50), FANOUT_CLIENT=rust|node|both (rust: `loadgen fanout`; node: fanout.mjs;
-#        both: Rust then Node at each client count), FANOUT_THREADS (loadgen fanout's client threads,
-#        default its own), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
+#        both: Rust then Node at each client count), FANOUT_THREADS (loadgen fanout's client threads;
+#        default 1 up to 1,000 clients, 2 above: one thread is cheaper for few clients, two finish
+#        10,000 receipts sooner), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
 #        PERF=1 (one extra agent run under `perf record`, report in the results), RUST_LOG (warn),
 #        WAIT_IDLE (600: before each measurement, wait up to this many seconds until the rest of the
 #        machine uses at most IDLE_MAX cores, default 0.3; 0 = do not wait).
@@ -96,7 +97,7 @@ LOADGEN="$TMP/loadgen"
   echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?'); changed files: $(git status --short 2>/dev/null | grep -v '^??' | awk '{print $2}' | tr '\n' ' ')"
   echo "server binary: sha256 $(sha256sum "$BIN" | cut -c1-16)"
   echo "DURATION=$DURATION RUNS=$RUNS DEVICES=$DEVICES WRITE_RATIO=$WRITE_RATIO SEED_COUNT=$SEED_COUNT"
-  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES FANOUT_CLIENT=$FANOUT_CLIENT FANOUT_THREADS=${FANOUT_THREADS:-default} LOADGEN_THREADS=$LOADGEN_THREADS"
+  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES FANOUT_CLIENT=$FANOUT_CLIENT FANOUT_THREADS=${FANOUT_THREADS:-1 up to 1000 clients, 2 above} LOADGEN_THREADS=$LOADGEN_THREADS"
 } >"$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
 
@@ -332,7 +333,8 @@ bench_backend() {
     if [ "$FANOUT_CLIENT" != node ]; then
       wait_idle "$name fanout $c"
       info "fanout (loadgen): $c clients, $FANOUT_WRITES writes"
-      "$LOADGEN" ${FANOUT_THREADS:+--threads "$FANOUT_THREADS"} --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} \
+      local threads="${FANOUT_THREADS:-$([ "$c" -gt 1000 ] && echo 2 || echo 1)}"
+      "$LOADGEN" --threads "$threads" --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} \
         fanout --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH --clients "$c" --writes "$FANOUT_WRITES" \
         >"$out/fanout-$c.json"
       rss "$out/rss-fanout-$c.json"

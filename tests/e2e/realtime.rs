@@ -13,6 +13,7 @@ db_tests!(
     changes_reach_other_devices_not_the_one_that_made_them,
     a_reconnecting_device_catches_up_by_sync,
     server_sent_events_resume_from_last_event_id,
+    connected_devices_stay_current_between_heartbeats,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -175,6 +176,54 @@ async fn a_reconnecting_device_catches_up_by_sync(backend: Backend) {
 }
 
 /// Reads SSE events (`id`, `event`, parsed `data`) from a streaming response until `n` have arrived.
+/// "Connected now" rows expire after three heartbeats unless renewed; a connect or disconnect writes only
+/// its device; rows lost meanwhile (another instance expired them while this one stalled) are rewritten.
+async fn connected_devices_stay_current_between_heartbeats(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.device_heartbeat_interval = Duration::from_secs(1)).await;
+    let key = app.agent_key("AG1").await;
+    let connect = |device: &str| {
+        SocketClient::connect(&base(&app), json!({"auth": {"api_key": key, "agent_code": "AG1", "device_id": device}}))
+    };
+    let (mut a, mut b) = (connect("phone-a"), connect("phone-b"));
+    a.expect_event("authenticated", WAIT).await;
+    b.expect_event("authenticated", WAIT).await;
+    let connected = || async {
+        let stats: Value = app.get("/api/v1/sync/stats", &app.api_key).send().await.unwrap().json().await.unwrap();
+        stats["devices_connected"].as_i64().unwrap()
+    };
+    let eventually = |want: i64| async move {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let n = connected().await;
+            if n == want || tokio::time::Instant::now() > deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    assert_eq!(eventually(2).await, 2);
+
+    // Past the first rows' expiry (three beats): renewed, still connected.
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(connected().await, 2);
+
+    // Rows gone behind the instance's back come back at its next heartbeat.
+    switchboard_store::db_run!(&app.db, pool => sqlx::query("DELETE FROM device_connections").execute(pool).await.map(|_| ()))
+        .unwrap();
+    assert_eq!(eventually(2).await, 2);
+
+    a.disconnect().await;
+    assert_eq!(eventually(1).await, 1);
+    let devices: Value = app.get("/api/v1/devices", &app.api_key).send().await.unwrap().json().await.unwrap();
+    let state: Vec<(&str, bool)> = devices["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["device_id"].as_str().unwrap(), d["connected"].as_bool().unwrap()))
+        .collect();
+    assert!(state.contains(&("phone-a", false)) && state.contains(&("phone-b", true)), "{devices}");
+}
+
 async fn read_sse(response: &mut reqwest::Response, buffer: &mut String, n: usize) -> Vec<(i64, String, Value)> {
     let mut out = Vec::new();
     while out.len() < n {

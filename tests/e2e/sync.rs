@@ -12,6 +12,7 @@ db_tests!(
     purged_tombstones_require_a_full_sync,
     push_applies_merges_dedupes_and_reports_conflicts,
     devices_and_stats_reflect_syncs,
+    a_crowd_of_devices_is_recorded_whole,
 );
 
 async fn delta_pages_in_version_order_with_tombstones(backend: Backend) {
@@ -358,4 +359,40 @@ async fn devices_and_stats_reflect_syncs(backend: Backend) {
     assert_eq!(status["data"]["active_contacts"], 6);
     let r = app.get("/api/v1/devices", &key).send().await.unwrap();
     assert_error(r, 403, "INSUFFICIENT_PERMISSION").await;
+}
+
+/// More devices than one usage transaction writes (a reconnect storm): every one is registered with its sync.
+async fn a_crowd_of_devices_is_recorded_whole(backend: Backend) {
+    use futures::StreamExt;
+    let app = TestApp::spawn(backend).await;
+    let key = app.agent_key("AG1").await;
+    for i in 0..2 {
+        app.post("/api/v1/contacts", &app.api_key, &json!({"given_name": format!("C{i}")})).send().await.unwrap();
+    }
+    const DEVICES: usize = 1_100;
+    let statuses: Vec<u16> = futures::stream::iter(0..DEVICES)
+        .map(|i| {
+            app.get("/api/sync/delta?version=0", &key)
+                .header("x-agent-code", "AG1")
+                .header("x-device-id", format!("phone-{i}"))
+                .send()
+        })
+        .buffer_unordered(16)
+        .map(|r| r.unwrap().status().as_u16())
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 200));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let stats: Value = app.get("/api/v1/sync/stats", &app.api_key).send().await.unwrap().json().await.unwrap();
+        if stats["devices_total"] == DEVICES || tokio::time::Instant::now() > deadline {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stats["devices_total"], DEVICES, "{stats}");
+    assert_eq!(stats["syncs_last_hour"], DEVICES, "{stats}");
+    assert_eq!(stats["changes_served_last_day"], 2 * DEVICES, "{stats}");
+    assert_eq!(stats["devices_outdated"], 0, "{stats}");
 }

@@ -188,12 +188,18 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
     shared.measuring.store(false, Ordering::Relaxed);
 
     let mut latencies = Vec::with_capacity(connected * a.writes);
+    // The slowest delivery of each write, in write order: shows whether a tail is every write's or a few.
+    let mut write_max = Vec::with_capacity(a.writes);
     {
         let receipts = shared.receipts.lock().unwrap_or_else(PoisonError::into_inner);
         for w in &done {
+            let mut max: f64 = 0.0;
             for at in receipts.get(w.id.as_str()).map_or(&[][..], Vec::as_slice) {
-                latencies.push(at.saturating_duration_since(w.t0).as_secs_f64() * 1000.0);
+                let ms = at.saturating_duration_since(w.t0).as_secs_f64() * 1000.0;
+                max = max.max(ms);
+                latencies.push(ms);
             }
+            write_max.push(round3(max));
         }
     }
     let expected = connected * a.writes;
@@ -251,6 +257,7 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
         "rest_ms": rest,
         "rest_baseline_ms": base,
         "other_cpu_ms": other_cpu,
+        "write_max_ms": write_max,
     }))
 }
 

@@ -80,39 +80,71 @@ impl UsageTracker {
     }
 
     /// Writes everything recorded since the last flush. Devices seen for the first time are registered.
-    /// On failure the batch is put back (merged with what arrived meanwhile), so nothing is lost to a
-    /// database hiccup.
+    /// On failure what was not written is put back (merged with what arrived meanwhile), so nothing is lost
+    /// to a database hiccup.
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let batch = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
+        let mut batch = std::mem::take(&mut *self.pending.lock().expect("usage lock"));
         let count = batch.keys.len() + batch.agents.len() + batch.devices.len() + batch.activity.len();
         if count == 0 {
             return Ok(0);
         }
-        match write(db, &batch).await {
-            Ok(()) => Ok(count),
-            Err(err) => {
-                let mut p = self.pending.lock().expect("usage lock");
-                for (k, t) in batch.keys {
-                    p.keys.entry(k).or_insert(t);
+        // Devices in transactions of their own, a chunk at a time with a pause in between: after a reconnect
+        // storm there are thousands, and writing them at once would hold SQLite's write lock (the whole
+        // database's) and both cores long enough to stall the contact writes and realtime events behind it.
+        let devices: Vec<(DeviceKey, DeviceUsage)> = std::mem::take(&mut batch.devices).into_iter().collect();
+        let mut written = 0;
+        let mut result = write(db, &batch, &[]).await;
+        if result.is_ok() {
+            batch = Pending::default();
+            for (i, chunk) in devices.chunks(DEVICES_PER_TRANSACTION).enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(PAUSE_BETWEEN_TRANSACTIONS).await;
                 }
-                for (k, t) in batch.agents {
-                    p.agents.entry(k).or_insert(t);
+                result = write(db, &batch, chunk).await;
+                if result.is_err() {
+                    break;
                 }
-                for (k, u) in batch.devices {
-                    p.devices.entry(k).and_modify(|now| now.merge(u)).or_insert(u);
-                }
-                for (k, (s, c)) in batch.activity {
-                    let b = p.activity.entry(k).or_insert((0, 0));
-                    b.0 += s;
-                    b.1 += c;
-                }
-                Err(err)
+                written += chunk.len();
             }
+        }
+        let Err(err) = result else { return Ok(count) };
+        batch.devices = devices.into_iter().skip(written).collect();
+        self.put_back(batch);
+        Err(err)
+    }
+
+    /// Merges an unwritten batch into what arrived since it was taken.
+    fn put_back(&self, batch: Pending) {
+        let mut p = self.pending.lock().expect("usage lock");
+        for (k, t) in batch.keys {
+            p.keys.entry(k).or_insert(t);
+        }
+        for (k, t) in batch.agents {
+            p.agents.entry(k).or_insert(t);
+        }
+        for (k, u) in batch.devices {
+            p.devices.entry(k).and_modify(|now| now.merge(u)).or_insert(u);
+        }
+        for (k, (s, c)) in batch.activity {
+            let b = p.activity.entry(k).or_insert((0, 0));
+            b.0 += s;
+            b.1 += c;
         }
     }
 }
 
-async fn write(db: &Db, batch: &Pending) -> Result<(), sqlx::Error> {
+/// Devices written per transaction and statement.
+const DEVICES_PER_TRANSACTION: usize = 500;
+/// Between two device transactions of one flush: about what one takes, so a large flush uses at most about
+/// half a core and foreground work goes first.
+const PAUSE_BETWEEN_TRANSACTIONS: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Writes the keys, agents and activity of `batch` and `devices`, in one transaction.
+async fn write(db: &Db, batch: &Pending, devices: &[(DeviceKey, DeviceUsage)]) -> Result<(), sqlx::Error> {
+    if batch.keys.is_empty() && batch.agents.is_empty() && batch.activity.is_empty() && devices.is_empty() {
+        return Ok(());
+    }
+    let backend = db.backend();
     let mut tx = db.begin().await?;
     tx_run!(&mut tx, conn => {
         for (id, at) in &batch.keys {
@@ -123,15 +155,11 @@ async fn write(db: &Db, batch: &Pending) -> Result<(), sqlx::Error> {
             sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
                 .bind(at).bind(id.0).execute(&mut **conn).await?;
         }
-        for ((workspace, agent, device), u) in &batch.devices {
-            let (version, synced_at) = match u.synced {
-                Some((v, at)) => (Some(v), Some(at)),
-                None => (None, None),
-            };
-            sqlx::query(
+        // Many devices per statement: one statement per device made a reconnect storm thousands of statements.
+        for chunk in devices.chunks(DEVICES_PER_TRANSACTION) {
+            let sql = format!(
                 "INSERT INTO devices (id, workspace_id, agent_id, device_id, last_seen_at, created_at, \
-                 last_sync_version, last_sync_at, sync_status, changes_count) \
-                 VALUES ($1, $2, $3, $4, $5, $5, COALESCE($6, 0), $7, $8, $9) \
+                 last_sync_version, last_sync_at, sync_status, changes_count) VALUES {} \
                  ON CONFLICT (workspace_id, agent_id, device_id) DO UPDATE SET \
                  last_seen_at = excluded.last_seen_at, \
                  last_sync_version = CASE WHEN excluded.last_sync_at IS NULL THEN devices.last_sync_version \
@@ -139,10 +167,18 @@ async fn write(db: &Db, batch: &Pending) -> Result<(), sqlx::Error> {
                  last_sync_at = COALESCE(excluded.last_sync_at, devices.last_sync_at), \
                  sync_status = COALESCE(excluded.sync_status, devices.sync_status), \
                  changes_count = devices.changes_count + excluded.changes_count",
-            )
-            .bind(DeviceId::new().0).bind(workspace.0).bind(agent.0).bind(device).bind(u.seen)
-            .bind(version).bind(synced_at).bind(synced_at.map(|_| "ok")).bind(u.served)
-            .execute(&mut **conn).await?;
+                switchboard_store::value_rows(backend, chunk.len(), 10)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for ((workspace, agent, device), u) in chunk {
+                let (version, synced_at) = match u.synced {
+                    Some((v, at)) => (v, Some(at)),
+                    None => (0, None),
+                };
+                q = q.bind(DeviceId::new().0).bind(workspace.0).bind(agent.0).bind(device.as_str()).bind(u.seen)
+                    .bind(u.seen).bind(version).bind(synced_at).bind(synced_at.map(|_| "ok")).bind(u.served);
+            }
+            q.execute(&mut **conn).await?;
         }
         for ((workspace, minute), (syncs, changes)) in &batch.activity {
             sqlx::query(

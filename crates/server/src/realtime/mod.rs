@@ -10,67 +10,112 @@ pub mod socket;
 pub mod sse;
 
 use crate::state::AppState;
-use std::collections::HashMap;
+use crate::sync::devices;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
-use switchboard_domain::{AgentId, WorkspaceId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// A device as the connection registry knows it.
-pub type DeviceKey = (WorkspaceId, AgentId, String);
+pub use crate::sync::devices::DeviceKey;
 
 /// This instance's open device sockets.
 #[derive(Default)]
 pub struct Connections {
-    counts: Mutex<HashMap<DeviceKey, i64>>,
+    registry: Mutex<Registry>,
     changed: Notify,
+}
+
+#[derive(Default)]
+struct Registry {
+    counts: HashMap<DeviceKey, i64>,
+    /// Devices whose count changed since the heartbeat last took them.
+    changed: HashSet<DeviceKey>,
 }
 
 impl Connections {
     /// A socket of this device opened.
     pub fn open(&self, key: DeviceKey) {
-        *self.counts.lock().expect("connections lock").entry(key).or_insert(0) += 1;
+        let mut registry = self.registry.lock().expect("connections lock");
+        *registry.counts.entry(key.clone()).or_insert(0) += 1;
+        registry.changed.insert(key);
+        drop(registry);
         self.changed.notify_one();
     }
 
     /// A socket of this device closed.
     pub fn close(&self, key: &DeviceKey) {
-        let mut counts = self.counts.lock().expect("connections lock");
-        if let Some(n) = counts.get_mut(key) {
+        let mut registry = self.registry.lock().expect("connections lock");
+        if let Some(n) = registry.counts.get_mut(key) {
             *n -= 1;
             if *n <= 0 {
-                counts.remove(key);
+                registry.counts.remove(key);
             }
+            registry.changed.insert(key.clone());
         }
-        drop(counts);
+        drop(registry);
         self.changed.notify_one();
     }
 
-    fn snapshot(&self) -> HashMap<DeviceKey, i64> {
-        self.counts.lock().expect("connections lock").clone()
+    /// The devices changed since the last call with their counts (0: no socket left), and how many devices
+    /// have sockets now.
+    fn take_changes(&self) -> (Vec<(DeviceKey, i64)>, usize) {
+        let mut registry = self.registry.lock().expect("connections lock");
+        let changed = std::mem::take(&mut registry.changed);
+        let changes = changed.into_iter().map(|k| {
+            let n = registry.counts.get(&k).copied().unwrap_or(0);
+            (k, n)
+        });
+        (changes.collect(), registry.counts.len())
+    }
+
+    /// Every device with sockets, counting as taken: what a full rewrite writes.
+    fn take_all(&self) -> HashMap<DeviceKey, i64> {
+        let mut registry = self.registry.lock().expect("connections lock");
+        registry.changed.clear();
+        registry.counts.clone()
     }
 }
 
-/// Writes this instance's connections on every change (debounced) and every heartbeat, until `stop`;
-/// then removes them.
+/// Keeps this instance's rows in `device_connections` current until `stop`, then removes them: each connect
+/// or disconnect writes its device (debounced, so a reconnect storm is a few writes), every heartbeat pushes
+/// the rows' expiry out, and the rows are rewritten whole at start, after a failed write, and when some
+/// expired meanwhile (e.g. the instance was stalled for three heartbeats).
 pub async fn heartbeat(state: AppState, stop: CancellationToken) {
     let interval = state.config.device_heartbeat_interval;
+    let (db, instance, connections) = (&state.db, state.instance_id, &state.connections);
+    let mut rewrite = true;
+    let mut renew = false;
     loop {
-        let snapshot = state.connections.snapshot();
-        if let Err(e) = crate::sync::devices::heartbeat(&state.db, state.instance_id, &snapshot, interval).await {
-            tracing::warn!(error = %e, "could not record connected devices; will retry");
+        let written = if rewrite {
+            devices::replace_connections(db, instance, &connections.take_all(), interval).await.map(|()| true)
+        } else {
+            let (changes, live) = connections.take_changes();
+            devices::update_connections(db, instance, &changes, renew.then_some(live), interval).await
+        };
+        rewrite = match written {
+            Ok(complete) => !complete,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record connected devices; will retry");
+                true
+            }
+        };
+        if rewrite {
+            // Straight away, not after a whole interval.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
         }
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(interval) => {}
-            _ = state.connections.changed.notified() => {
+            _ = tokio::time::sleep(interval) => renew = true,
+            _ = connections.changed.notified() => {
                 // Let a burst of connects (a reconnect storm) settle into one write.
                 tokio::time::sleep(Duration::from_millis(100)).await;
+                renew = false;
             }
         }
     }
-    if let Err(e) = crate::sync::devices::forget_instance(&state.db, state.instance_id).await {
+    if let Err(e) = devices::forget_instance(db, instance).await {
         tracing::warn!(error = %e, "could not clear connected devices at shutdown");
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_domain::{AgentId, WorkspaceId};
-use switchboard_store::{Db, db_run, tx_run};
+use switchboard_store::{Conn, Db, conn_run, db_run};
 use uuid::Uuid;
 
 /// A device as `GET /api/v1/devices` shows it.
@@ -170,38 +170,119 @@ pub async fn stats(db: &Db, ws: WorkspaceId, threshold: i64) -> Result<SyncStats
     Ok(stats)
 }
 
-/// Writes this instance's open device connections (`counts`), replacing its previous rows, valid for
-/// three heartbeats. Rows of a crashed instance simply expire.
-pub async fn heartbeat(
+/// Replaces this instance's "connected now" rows with `counts` (devices with open sockets), valid for three
+/// heartbeats, and removes expired rows of every instance: rows of a crashed instance simply expire.
+pub async fn replace_connections(
     db: &Db,
     instance: Uuid,
-    counts: &HashMap<(WorkspaceId, AgentId, String), i64>,
+    counts: &HashMap<DeviceKey, i64>,
     interval: Duration,
 ) -> Result<(), sqlx::Error> {
     let now = Utc::now();
-    let expires = now + ChronoDuration::from_std(interval * 3).unwrap_or(ChronoDuration::seconds(45));
-    let backend = db.backend();
+    let expires = expiry(now, interval);
+    let rows: Vec<(&DeviceKey, i64)> = counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| (k, *n)).collect();
     let mut tx = db.begin().await?;
-    tx_run!(&mut tx, conn => {
-        sqlx::query("DELETE FROM device_connections WHERE instance_id = $1 OR expires_at <= $2")
-            .bind(instance).bind(now).execute(&mut **conn).await?;
-        // Many rows per statement: thousands of sockets must not mean thousands of statements.
-        let rows: Vec<_> = counts.iter().filter(|(_, n)| **n > 0).collect();
-        for chunk in rows.chunks(500) {
-            let values = switchboard_store::value_rows(backend, chunk.len(), 6);
-            let sql = format!(
-                "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, \
-                 expires_at) VALUES {values}"
-            );
+    let mut conn = tx.conn();
+    conn_run!(&mut conn, c => sqlx::query("DELETE FROM device_connections WHERE instance_id = $1 OR expires_at <= $2")
+        .bind(instance).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+    insert_connections(&mut conn, instance, &rows, expires).await?;
+    tx.commit().await
+}
+
+/// Writes the devices whose socket counts changed (`changes`, 0 when none is left) and, with `renew` (the
+/// number of devices with open sockets), pushes the expiry of all this instance's rows out and removes
+/// expired rows of every instance. Returns `false` when `renew` does not match the rows this instance has
+/// (some expired while it was stalled): the caller then replaces them all.
+///
+/// A connect or disconnect writes only its device: with thousands of sockets, rewriting every row on each
+/// change made a reconnect storm cost thousands of rows per device.
+pub async fn update_connections(
+    db: &Db,
+    instance: Uuid,
+    changes: &[(DeviceKey, i64)],
+    renew: Option<usize>,
+    interval: Duration,
+) -> Result<bool, sqlx::Error> {
+    let now = Utc::now();
+    let expires = expiry(now, interval);
+    let (open, closed): (Vec<_>, Vec<_>) = changes.iter().map(|(k, n)| (k, *n)).partition(|(_, n)| *n > 0);
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    let backend = conn.backend();
+    for chunk in closed.chunks(500) {
+        let devices: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!("(agent_id = {} AND device_id = {})", param(backend, 2 * i + 2), param(backend, 2 * i + 3))
+            })
+            .collect();
+        let sql = format!(
+            "DELETE FROM device_connections WHERE instance_id = {} AND ({})",
+            param(backend, 1),
+            devices.join(" OR ")
+        );
+        conn_run!(&mut conn, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(instance);
+            for ((_, agent, device), _) in chunk {
+                q = q.bind(agent.0).bind(device.as_str());
+            }
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    insert_connections(&mut conn, instance, &open, expires).await?;
+    let complete = match renew {
+        None => true,
+        Some(live) => {
+            conn_run!(&mut conn, c => sqlx::query(
+                "DELETE FROM device_connections WHERE instance_id <> $1 AND expires_at <= $2",
+            ).bind(instance).bind(now).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+            let renewed = conn_run!(&mut conn, c => sqlx::query(
+                "UPDATE device_connections SET expires_at = $2 WHERE instance_id = $1",
+            ).bind(instance).bind(expires).execute(&mut **c).await.map(|r| r.rows_affected()))?;
+            renewed == live as u64
+        }
+    };
+    tx.commit().await?;
+    Ok(complete)
+}
+
+/// A device as the connection registry knows it.
+pub type DeviceKey = (WorkspaceId, AgentId, String);
+
+/// Rows written now stay valid for three heartbeats.
+fn expiry(now: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
+    now + ChronoDuration::from_std(interval * 3).unwrap_or(ChronoDuration::seconds(45))
+}
+
+/// The `n`th parameter's placeholder (1-based); SQLite's are positional (`?`, see `switchboard_store::value_rows`).
+fn param(backend: switchboard_store::Backend, n: usize) -> String {
+    switchboard_store::placeholders(backend, n, 1)
+}
+
+/// Inserts (or overwrites) this instance's rows of `rows`, many per statement: thousands of sockets must not
+/// mean thousands of statements.
+async fn insert_connections(
+    conn: &mut Conn<'_>,
+    instance: Uuid,
+    rows: &[(&DeviceKey, i64)],
+    expires: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let backend = conn.backend();
+    for chunk in rows.chunks(500) {
+        let values = switchboard_store::value_rows(backend, chunk.len(), 6);
+        let sql = format!(
+            "INSERT INTO device_connections (workspace_id, agent_id, device_id, instance_id, connections, expires_at) \
+             VALUES {values} ON CONFLICT (agent_id, device_id, instance_id) \
+             DO UPDATE SET connections = excluded.connections, expires_at = excluded.expires_at"
+        );
+        conn_run!(conn, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for ((ws, agent, device), n) in chunk {
-                q = q.bind(ws.0).bind(agent.0).bind(device.clone()).bind(instance).bind(**n as i32).bind(expires);
+                q = q.bind(ws.0).bind(agent.0).bind(device.as_str()).bind(instance).bind(*n as i32).bind(expires);
             }
-            q.execute(&mut **conn).await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })?;
-    tx.commit().await
+            q.execute(&mut **c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
 }
 
 /// Removes this instance's rows at shutdown.

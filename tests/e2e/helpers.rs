@@ -164,6 +164,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: Client,
     pub db: Db,
+    /// The pool lookups and directories read through (the main pool on SQLite).
+    pub lookup_db: Db,
     pub config: Config,
     pub owner_email: String,
     pub owner_password: String,
@@ -193,6 +195,7 @@ impl TestApp {
         let app = Application::build(config.clone()).await?;
         let addr = app.local_addr();
         let db = app.state().db.clone();
+        let lookup_db = app.state().lookup_db.clone();
         let creds = app.bootstrap_credentials().cloned();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
@@ -206,6 +209,7 @@ impl TestApp {
             addr,
             client: http().timeout(Duration::from_secs(30)).build().unwrap(),
             db,
+            lookup_db,
             config,
             owner_email,
             owner_password,

@@ -14,6 +14,7 @@ db_tests!(
     every_format_finds_the_same_contacts,
     bad_input_is_a_clear_error_and_lookup_needs_contacts_read,
     the_minimum_digits_follow_the_workspace_setting,
+    lookups_read_through_a_pool_of_generic_plans,
 );
 
 /// Creates a contact through the API; returns its id.
@@ -382,4 +383,36 @@ async fn set_settings(app: &TestApp, settings: Value) {
     db_run!(&app.db, pool => sqlx::query("UPDATE workspaces SET settings = $1 WHERE id = $2")
         .bind(sqlx::types::Json(settings)).bind(id).execute(pool).await.map(|r| r.rows_affected()))
     .unwrap();
+}
+
+/// On PostgreSQL lookups and directories read through their own pool, whose connections plan each statement
+/// once (ADR 0009); the main pool plans as PostgreSQL chooses. On SQLite they share the main pool.
+async fn lookups_read_through_a_pool_of_generic_plans(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    match backend {
+        Backend::Postgres => {
+            let mode = |db: &switchboard_store::Db| {
+                let db = db.clone();
+                async move {
+                    db_run!(&db, pool => sqlx::query_scalar::<_, String>("SHOW plan_cache_mode").fetch_one(pool).await)
+                        .unwrap()
+                }
+            };
+            assert_eq!(mode(&app.lookup_db).await, "force_generic_plan");
+            assert_eq!(mode(&app.db).await, "auto");
+        }
+        Backend::Sqlite => {
+            let (switchboard_store::Db::Sqlite(main), switchboard_store::Db::Sqlite(lookups)) =
+                (&app.db, &app.lookup_db)
+            else {
+                panic!("SQLite pools");
+            };
+            assert_eq!(main.connect_options().get_filename(), lookups.connect_options().get_filename());
+            assert_eq!(app.lookup_db.stats().max, app.db.stats().max, "the same pool");
+        }
+    }
+    // And a lookup through it answers.
+    let id = seed(&app, &app.api_key, "Ann", "Lee", &["+1 415 555 0100"]).await;
+    let r: Value = app.get("/api/v1/lookup?phone=4155550100", &app.api_key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["best"]["contact"]["id"], id, "{r}");
 }

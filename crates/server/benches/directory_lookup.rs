@@ -83,8 +83,14 @@ fn prepare() -> Fixture {
     });
     let count: u64 = env_or("BENCH_COUNT", 1_000_000);
     rt().block_on(async {
-        // The server's own pool settings (memory map, checkpoints), as `switchboard serve` would use.
-        let options = switchboard_server::app::db_options(&switchboard_server::config::Config::default());
+        // The pool settings `switchboard serve` reads lookups and directories with (memory map on SQLite,
+        // generic plans on PostgreSQL).
+        let config = switchboard_server::config::Config::default();
+        let options = if url.starts_with("postgres") {
+            switchboard_server::app::lookup_db_options(&config)
+        } else {
+            switchboard_server::app::db_options(&config)
+        };
         let db = Db::connect(&url, &options).await.expect("connect to BENCH_DATABASE_URL");
         db.migrate().await.unwrap();
         let slug = std::env::var("BENCH_WORKSPACE").ok();

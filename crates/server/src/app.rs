@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard_store::{Db, DbOptions};
+use switchboard_store::{Backend, Db, DbOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Layer;
@@ -62,6 +62,27 @@ pub fn db_options(config: &Config) -> DbOptions {
         sqlite_mmap_bytes: u64::from(config.sqlite_mmap_mib) * 1024 * 1024,
         ..DbOptions::default()
     }
+}
+
+/// The settings of the pool of caller lookups and phone directories ([`crate::state::Shared::lookup_db`]):
+/// on PostgreSQL, generic plans (ADR 0009) and half the main pool's connections.
+pub fn lookup_db_options(config: &Config) -> DbOptions {
+    DbOptions {
+        max_connections: (config.database_max_connections / 2).max(2),
+        postgres_generic_plans: true,
+        ..db_options(config)
+    }
+}
+
+/// The pool of caller lookups and phone directories: its own on PostgreSQL (generic plans), the main pool
+/// on SQLite (where statements are planned as they are prepared anyway).
+async fn connect_lookup_db(config: &Config, db: &Db) -> anyhow::Result<Db> {
+    Ok(match db.backend() {
+        Backend::Sqlite => db.clone(),
+        Backend::Postgres => Db::connect(&config.database_url, &lookup_db_options(config))
+            .await
+            .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?,
+    })
 }
 
 /// A database URL with any password replaced, for messages.
@@ -157,7 +178,9 @@ impl Application {
         .await
         .context("cannot start the write path")?;
         let google = crate::google::Google::new(&config, crate::config::sealed::Sealer::new(&keys.encryption))?;
+        let lookup_db = connect_lookup_db(&config, &db).await?;
         Ok(AppState::new(Shared {
+            lookup_db,
             google,
             writers,
             feed,
@@ -211,6 +234,7 @@ impl Application {
             .await;
         stop.cancel();
         let _ = tokio::join!(background, fan_out, heartbeat, google);
+        self.state.lookup_db.close().await;
         self.state.db.close().await;
         result.context("server error")
     }

@@ -18,6 +18,10 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     /// The database.
     pub db: Db,
+    /// The pool of the hot read paths, caller lookup and phone directories: on PostgreSQL its connections
+    /// plan each statement once (generic plans, ADR 0009), as planning was most of these reads' time;
+    /// every statement run through it must have one plan that suits any parameters. The main pool on SQLite.
+    pub lookup_db: Db,
     /// The resolved configuration.
     pub config: Config,
     /// Access-token keys.

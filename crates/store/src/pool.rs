@@ -121,6 +121,10 @@ pub struct DbOptions {
     /// `mmap_size`: how many bytes of the file (from its start) SQLite reads through a memory map rather
     /// than `read()` into each connection's page cache. 0 (SQLite's default) maps nothing.
     pub sqlite_mmap_bytes: u64,
+    /// PostgreSQL plans each prepared statement once, for any parameters, and reuses that plan
+    /// (`plan_cache_mode = force_generic_plan`) instead of planning every execution for its parameters. Only
+    /// for pools whose statements have one plan that is right whatever the parameters (ADR 0009).
+    pub postgres_generic_plans: bool,
 }
 
 impl Default for DbOptions {
@@ -133,6 +137,7 @@ impl Default for DbOptions {
             sqlite_autocheckpoint_pages: 1_000,
             sqlite_temp_store_memory: false,
             sqlite_mmap_bytes: 0,
+            postgres_generic_plans: false,
         }
     }
 }
@@ -197,6 +202,11 @@ impl Db {
             }
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
+                let options = if opts.postgres_generic_plans {
+                    options.options([("plan_cache_mode", "force_generic_plan")])
+                } else {
+                    options
+                };
                 let pool = PgPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)

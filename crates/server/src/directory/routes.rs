@@ -99,7 +99,7 @@ async fn serve(
                 return Ok(xml(charset.content_type(), cisco::search_form(&urls, charset)));
             }
             let request = cisco::Request::parse(query).map_err(PhoneError::BadRequest)?;
-            let mut pooled = state.db.acquire().await.map_err(crate::error::AppError::from)?;
+            let mut pooled = state.lookup_db.acquire().await.map_err(crate::error::AppError::from)?;
             let mut conn = pooled.conn();
             if request.cursor.is_none()
                 && request.search.is_none()
@@ -121,7 +121,7 @@ async fn serve(
                     .into_response());
             };
             let cap = access.token.cap(vendor) as i64;
-            let mut pooled = state.db.acquire().await.map_err(crate::error::AppError::from)?;
+            let mut pooled = state.lookup_db.acquire().await.map_err(crate::error::AppError::from)?;
             let rows = super::store::read(
                 &mut pooled.conn(),
                 access.workspace,

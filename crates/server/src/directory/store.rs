@@ -247,12 +247,10 @@ pub async fn read(
         return Ok(Vec::new());
     }
     let dir = if direction == Direction::Forward { "ASC" } else { "DESC" };
-    params.push(Param::Int(limit));
     let sql = format!(
         "SELECT * FROM ({}) AS u ORDER BY u.order_rank {dir}, u.order_key {dir}, u.order_sort {dir}, u.id {dir}, \
-         u.order_phone {dir} LIMIT ${}",
+         u.order_phone {dir} LIMIT {limit}",
         arms.join(" UNION ALL "),
-        params.len() + 1
     );
     let found: Vec<ListingRow> = conn_run!(conn, c => {
         let q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ws.0);
@@ -357,7 +355,9 @@ fn branch_sql(
     } else {
         "c.workspace_id = $1"
     };
-    let limit = sql.param(Param::Int(limit));
+    // Limits are written into the statement, not bound: PostgreSQL's generic plans (the lookup pool's,
+    // ADR 0009) cannot see a bound LIMIT and would plan for every row. They are integers: page sizes and
+    // entry caps.
     let rank = branch.rank;
     let text = format!(
         "SELECT {COLUMNS}, {rank} AS order_rank, {key} AS order_key, {sort} AS order_sort, {phone} AS order_phone \

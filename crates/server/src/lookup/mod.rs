@@ -47,7 +47,7 @@ pub async fn find(state: &AppState, ws: WorkspaceId, input: &str) -> Result<Look
     let key = LookupKey::parse("phone", input, &settings.phone_policy(), settings.lookup_min_digits())
         .map_err(|e| AppError::Validation(vec![e]))?;
     let candidates = {
-        let mut pooled = state.db.acquire().await?;
+        let mut pooled = state.lookup_db.acquire().await?;
         store::candidates(&mut pooled.conn(), ws, &key).await?
     };
     Ok(rank(key, candidates))

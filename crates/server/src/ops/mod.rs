@@ -77,6 +77,10 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_connections").set(f64::from(pool.size));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(pool.idle));
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.max));
+    // The lookup pool is the main pool on SQLite.
+    let lookups = state.lookup_db.stats();
+    metrics::gauge!("db_lookup_pool_connections").set(f64::from(lookups.size));
+    metrics::gauge!("db_lookup_pool_max_connections").set(f64::from(lookups.max));
     metrics::gauge!("process_uptime_seconds").set(state.started_at.elapsed().as_secs_f64());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

@@ -446,6 +446,8 @@ async fn cisco_search_results_page_both_ways(backend: Backend) {
     book.extend((0..30).map(|i| (format!("Fam{i:02}"), "Zed".to_owned(), vec![format!("+1 646 555 {:04}", i)])));
     book.extend((0..5).map(|i| (format!("Famous{i}"), "Family".to_owned(), vec![format!("+44 20 7946 {:04}", i)])));
     book.push(("Other".to_owned(), "Person".to_owned(), vec!["+1 212 999 0000".to_owned()]));
+    // Starts and ends with 212: listed once, among the numbers that start with it.
+    book.push(("Both".to_owned(), "Ends".to_owned(), vec!["+1 212 555 1212".to_owned()]));
     seed(&app, &key, &book).await;
     let (_, token) = create_token(&app, json!({"name": "Desk"})).await;
 

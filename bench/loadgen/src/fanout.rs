@@ -59,6 +59,11 @@ pub struct FanoutArgs {
     /// Milliseconds to wait for one write's events before the next write.
     #[arg(long, default_value_t = 10_000)]
     timeout: u64,
+    /// Starts writes (baseline and measured alike) at least this many milliseconds apart. A write after an
+    /// idle gap costs the server more than one right after another (threads to wake, caches gone cold):
+    /// with the same pace, the REST baseline and the REST time during the fan-out are comparable.
+    #[arg(long, default_value_t = 0)]
+    interval_ms: u64,
     /// Handshakes in flight while connecting.
     #[arg(long, default_value_t = 100)]
     connect_concurrency: usize,
@@ -89,6 +94,8 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
         conn: Conn::new(target.clone(), base_headers(&target, &a.auth, Some("writer"))?),
         path: format!("{}/api/contacts", target.path),
         seq: 0,
+        interval: Duration::from_millis(a.interval_ms),
+        last_start: None,
     };
 
     // REST baseline, before any socket exists.
@@ -214,6 +221,7 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
         machine_cpu.map(|m| round3(m - server_cpu.unwrap_or(0.0) - clients_cpu - writer_cpu - db_cpu.unwrap_or(0.0)));
     let lat = stats(latencies);
     let rest = stats(done.iter().map(|w| w.rest_ms).collect());
+    let rest_server = stats(done.iter().filter_map(|w| w.server_ms).collect());
     let base = stats(baseline);
     let ms = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}"));
     log(format_args!(
@@ -242,6 +250,7 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
         "connect_failed": failed,
         "connect_seconds": round3(connect_seconds),
         "writes": a.writes,
+        "interval_ms": a.interval_ms,
         "expected_events": expected,
         "received_events": received,
         "lost_events": expected as i64 - received as i64,
@@ -256,8 +265,10 @@ pub async fn fanout(a: FanoutArgs, threads: usize) -> Result<Value> {
         "latency_ms": lat,
         "rest_ms": rest,
         "rest_baseline_ms": base,
+        "rest_server_ms": rest_server,
         "other_cpu_ms": other_cpu,
         "write_max_ms": write_max,
+        "write_rest_ms": done.iter().map(|w| round3(w.rest_ms)).collect::<Vec<_>>(),
     }))
 }
 
@@ -284,18 +295,27 @@ struct Writer {
     conn: Conn,
     path: String,
     seq: u64,
+    /// `--interval-ms`, and when the last write started.
+    interval: Duration,
+    last_start: Option<Instant>,
 }
 
 struct Write {
     id: String,
     t0: Instant,
     rest_ms: f64,
+    /// The server's own time (`Server-Timing`), to tell time in the handler from time before and after it.
+    server_ms: Option<f64>,
 }
 
 impl Writer {
     /// One `POST /api/contacts`; `t0` is taken just before it is sent. A transport error (e.g. the
     /// keep-alive connection closed while the clients connected) is retried once on a new connection.
     async fn write(&mut self) -> Result<Write> {
+        if let Some(last) = self.last_start {
+            tokio::time::sleep_until((last + self.interval).into()).await;
+        }
+        self.last_start = Some(Instant::now());
         let seq = self.seq;
         self.seq += 1;
         let body = Bytes::from(
@@ -324,7 +344,7 @@ impl Writer {
                         .map_err(|e| format!("POST {}: {e}: {}", self.path, String::from_utf8_lossy(&answer.body)))?
                         .data
                         .id;
-                    return Ok(Write { id, t0, rest_ms });
+                    return Ok(Write { id, t0, rest_ms, server_ms: answer.server_ms });
                 }
                 Err(e) if !retried => {
                     log(format_args!("POST {}: {e}; retrying on a new connection", self.path));

@@ -15,7 +15,7 @@ mod test_files;
 pub use bound::{Bound, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;
 pub use json_text::JsonText;
-pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, Tx, backend_of};
+pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, SqliteWriteTurn, Tx, backend_of};
 pub use sqlx;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
@@ -49,7 +49,7 @@ macro_rules! db_run {
 macro_rules! tx_run {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::Tx::Sqlite($conn) => $body,
+            $crate::Tx::Sqlite($conn, _) => $body,
             $crate::Tx::Postgres($conn) => $body,
         }
     };

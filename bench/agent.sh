@@ -10,7 +10,8 @@
 #        FANOUT_WRITES (50), FANOUT_CLIENT=rust|node|both (rust: `loadgen fanout`; node: fanout.mjs;
 #        both: Rust then Node at each client count), FANOUT_THREADS (loadgen fanout's client threads;
 #        default 1 up to 1,000 clients, 2 above: one thread is cheaper for few clients, two finish
-#        10,000 receipts sooner), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
+#        10,000 receipts sooner), FANOUT_INTERVAL_MS (0: `loadgen fanout --interval-ms`, writes and
+#        baseline writes at least this far apart, so the REST baseline is taken at the same pace), ONLY=sqlite|postgres, SKIP_BUILD=1, LOADGEN_THREADS (1),
 #        PERF=1 (one extra agent run under `perf record`, report in the results), RUST_LOG (warn),
 #        WAIT_IDLE (600: before each measurement, wait up to this many seconds until the rest of the
 #        machine uses at most IDLE_MAX cores, default 0.3; 0 = do not wait).
@@ -37,6 +38,7 @@ FANOUT_CLIENTS="${FANOUT_CLIENTS:-50 1000 5000 10000}"
 FANOUT_WRITES="${FANOUT_WRITES:-50}"
 FANOUT_CLIENT="${FANOUT_CLIENT:-rust}"
 FANOUT_THREADS="${FANOUT_THREADS:-}"
+FANOUT_INTERVAL_MS="${FANOUT_INTERVAL_MS:-0}"
 ONLY="${ONLY:-}"
 WAIT_IDLE="${WAIT_IDLE:-600}"
 IDLE_MAX="${IDLE_MAX:-0.3}"
@@ -97,7 +99,7 @@ LOADGEN="$TMP/loadgen"
   echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?'); changed files: $(git status --short 2>/dev/null | grep -v '^??' | awk '{print $2}' | tr '\n' ' ')"
   echo "server binary: sha256 $(sha256sum "$BIN" | cut -c1-16)"
   echo "DURATION=$DURATION RUNS=$RUNS DEVICES=$DEVICES WRITE_RATIO=$WRITE_RATIO SEED_COUNT=$SEED_COUNT"
-  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES FANOUT_CLIENT=$FANOUT_CLIENT FANOUT_THREADS=${FANOUT_THREADS:-1 up to 1000 clients, 2 above} LOADGEN_THREADS=$LOADGEN_THREADS"
+  echo "FANOUT_CLIENTS=$FANOUT_CLIENTS FANOUT_WRITES=$FANOUT_WRITES FANOUT_CLIENT=$FANOUT_CLIENT FANOUT_THREADS=${FANOUT_THREADS:-1 up to 1000 clients, 2 above} FANOUT_INTERVAL_MS=$FANOUT_INTERVAL_MS LOADGEN_THREADS=$LOADGEN_THREADS"
 } >"$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
 
@@ -336,6 +338,7 @@ bench_backend() {
       local threads="${FANOUT_THREADS:-$([ "$c" -gt 1000 ] && echo 2 || echo 1)}"
       "$LOADGEN" --threads "$threads" --server-pid "$SERVER_PID" ${DB_PID:+--db-pid "$DB_PID"} \
         fanout --url "$BASE" --key "$AGENT_KEY" --agent-code BENCH --clients "$c" --writes "$FANOUT_WRITES" \
+        --interval-ms "$FANOUT_INTERVAL_MS" \
         >"$out/fanout-$c.json"
       rss "$out/rss-fanout-$c.json"
       sleep 2 # let the previous clients' disconnects settle

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::sync::devices::DeviceKey;
@@ -79,14 +80,17 @@ impl Connections {
 
 /// Keeps this instance's rows in `device_connections` current until `stop`, then removes them: each connect
 /// or disconnect writes its device (debounced, so a reconnect storm is a few writes), every heartbeat pushes
-/// the rows' expiry out, and the rows are rewritten whole at start, after a failed write, and when some
-/// expired meanwhile (e.g. the instance was stalled for three heartbeats).
+/// the rows' expiry out, and the rows are rewritten whole at start, after a failed write (retried every
+/// second), and when some expired meanwhile (e.g. the instance was stalled for three heartbeats).
 pub async fn heartbeat(state: AppState, stop: CancellationToken) {
+    const RETRY: Duration = Duration::from_secs(1);
     let interval = state.config.device_heartbeat_interval;
     let (db, instance, connections) = (&state.db, state.instance_id, &state.connections);
     let mut rewrite = true;
-    let mut renew = false;
+    // Renewals keep to the interval however often devices come and go in between.
+    let mut next_renewal = Instant::now();
     loop {
+        let renew = Instant::now() >= next_renewal;
         let written = if rewrite {
             devices::replace_connections(db, instance, &connections.take_all(), interval).await.map(|()| true)
         } else {
@@ -94,24 +98,24 @@ pub async fn heartbeat(state: AppState, stop: CancellationToken) {
             devices::update_connections(db, instance, &changes, renew.then_some(live), interval).await
         };
         rewrite = match written {
-            Ok(complete) => !complete,
+            Ok(complete) => {
+                if complete && (renew || rewrite) {
+                    next_renewal = Instant::now() + interval;
+                }
+                !complete
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not record connected devices; will retry");
                 true
             }
         };
-        if rewrite {
-            // Straight away, not after a whole interval.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
+        let wake = if rewrite { Instant::now() + RETRY } else { next_renewal };
         tokio::select! {
             _ = stop.cancelled() => break,
-            _ = tokio::time::sleep(interval) => renew = true,
-            _ = connections.changed.notified() => {
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = connections.changed.notified(), if !rewrite => {
                 // Let a burst of connects (a reconnect storm) settle into one write.
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                renew = false;
             }
         }
     }

@@ -230,16 +230,22 @@ impl Db {
             }
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
-                let options = if opts.postgres_generic_plans {
-                    options.options([("plan_cache_mode", "force_generic_plan")])
-                } else {
-                    options
-                };
+                let generic_plans = opts.postgres_generic_plans;
                 let pool = PgPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
                     .test_before_acquire(false)
                     .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+                    // A `SET` once per connection rather than the `options` startup parameter, which
+                    // connection poolers such as PgBouncer refuse by default.
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            if generic_plans {
+                                sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
+                            }
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?;
                 Ok(Db::Postgres(pool))

@@ -22,6 +22,19 @@ fn base(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
+/// The ids of the devices `GET /api/v1/devices` shows as connected, and the whole answer for messages.
+async fn connected_devices(app: &TestApp) -> (Vec<String>, Value) {
+    let devices: Value = app.get("/api/v1/devices", &app.api_key).send().await.unwrap().json().await.unwrap();
+    let connected = devices["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["connected"] == true)
+        .map(|d| d["device_id"].as_str().unwrap().to_owned())
+        .collect();
+    (connected, devices)
+}
+
 async fn handshake_accepts_good_credentials_and_refuses_bad_ones(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.agent_key("AG1").await;
@@ -79,14 +92,7 @@ async fn handshake_accepts_good_credentials_and_refuses_bad_ones(backend: Backen
 
     // Connected devices show as connected (written by the heartbeat, readable from any instance).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let devices: Value = app.get("/api/v1/devices", &app.api_key).send().await.unwrap().json().await.unwrap();
-    let connected: Vec<&str> = devices["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["connected"] == true)
-        .map(|d| d["device_id"].as_str().unwrap())
-        .collect();
+    let (connected, devices) = connected_devices(&app).await;
     assert_eq!(connected.len(), 3, "{devices}");
     ok.disconnect().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -213,15 +219,8 @@ async fn connected_devices_stay_current_between_heartbeats(backend: Backend) {
         c.disconnect().await;
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
-    let devices: Value = app.get("/api/v1/devices", &app.api_key).send().await.unwrap().json().await.unwrap();
-    let connected_ids: Vec<&str> = devices["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["connected"] == true)
-        .map(|d| d["device_id"].as_str().unwrap())
-        .collect();
-    assert!(connected_ids.contains(&"phone-a") && connected_ids.contains(&"phone-b"), "{devices}");
+    let (connected_ids, devices) = connected_devices(&app).await;
+    assert!(connected_ids.iter().any(|d| d == "phone-a") && connected_ids.iter().any(|d| d == "phone-b"), "{devices}");
 
     // Rows gone behind the instance's back come back at its next heartbeat.
     switchboard_store::db_run!(&app.db, pool => sqlx::query("DELETE FROM device_connections").execute(pool).await.map(|_| ()))

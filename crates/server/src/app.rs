@@ -38,9 +38,7 @@ pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
-    let db = Db::connect(&config.database_url, &db_options(config))
-        .await
-        .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?;
+    let db = connect(config, &db_options(config)).await?;
     db.migrate().await.context("database migration failed")?;
     let filled = crate::contacts::store::backfill_directory_keys(&db).await.context("cannot fill directory keys")?;
     if filled > 0 {
@@ -79,10 +77,15 @@ pub fn lookup_db_options(config: &Config) -> DbOptions {
 async fn connect_lookup_db(config: &Config, db: &Db) -> anyhow::Result<Db> {
     Ok(match db.backend() {
         Backend::Sqlite => db.clone(),
-        Backend::Postgres => Db::connect(&config.database_url, &lookup_db_options(config))
-            .await
-            .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))?,
+        Backend::Postgres => connect(config, &lookup_db_options(config)).await?,
     })
+}
+
+/// A pool on the configured database, with a message that names it (password masked) when it fails.
+async fn connect(config: &Config, options: &DbOptions) -> anyhow::Result<Db> {
+    Db::connect(&config.database_url, options)
+        .await
+        .with_context(|| format!("cannot connect to the database ({})", redact_url(&config.database_url)))
 }
 
 /// A database URL with any password replaced, for messages.

@@ -155,8 +155,9 @@ async fn write(db: &Db, batch: &Pending, devices: &[(DeviceKey, DeviceUsage)]) -
             sqlx::query("UPDATE agents SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
                 .bind(at).bind(id.0).execute(&mut **conn).await?;
         }
-        // Many devices per statement: one statement per device made a reconnect storm thousands of statements.
-        for chunk in devices.chunks(DEVICES_PER_TRANSACTION) {
+        // All of them in one statement (the caller passes at most `DEVICES_PER_TRANSACTION`): one statement per
+        // device made a reconnect storm thousands of statements.
+        if !devices.is_empty() {
             let sql = format!(
                 "INSERT INTO devices (id, workspace_id, agent_id, device_id, last_seen_at, created_at, \
                  last_sync_version, last_sync_at, sync_status, changes_count) VALUES {} \
@@ -167,10 +168,10 @@ async fn write(db: &Db, batch: &Pending, devices: &[(DeviceKey, DeviceUsage)]) -
                  last_sync_at = COALESCE(excluded.last_sync_at, devices.last_sync_at), \
                  sync_status = COALESCE(excluded.sync_status, devices.sync_status), \
                  changes_count = devices.changes_count + excluded.changes_count",
-                switchboard_store::value_rows(backend, chunk.len(), 10)
+                switchboard_store::value_rows(backend, devices.len(), 10)
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for ((workspace, agent, device), u) in chunk {
+            for ((workspace, agent, device), u) in devices {
                 let (version, synced_at) = match u.synced {
                     Some((v, at)) => (v, Some(at)),
                     None => (0, None),

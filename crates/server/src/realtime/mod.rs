@@ -31,7 +31,7 @@ pub struct Connections {
 struct Registry {
     counts: HashMap<DeviceKey, i64>,
     /// Devices whose count changed since the heartbeat last took them.
-    changed: HashSet<DeviceKey>,
+    unwritten: HashSet<DeviceKey>,
 }
 
 impl Connections {
@@ -39,7 +39,7 @@ impl Connections {
     pub fn open(&self, key: DeviceKey) {
         let mut registry = self.registry.lock().expect("connections lock");
         *registry.counts.entry(key.clone()).or_insert(0) += 1;
-        registry.changed.insert(key);
+        registry.unwritten.insert(key);
         drop(registry);
         self.changed.notify_one();
     }
@@ -52,7 +52,7 @@ impl Connections {
             if *n <= 0 {
                 registry.counts.remove(key);
             }
-            registry.changed.insert(key.clone());
+            registry.unwritten.insert(key.clone());
         }
         drop(registry);
         self.changed.notify_one();
@@ -62,7 +62,7 @@ impl Connections {
     /// have sockets now.
     fn take_changes(&self) -> (Vec<(DeviceKey, i64)>, usize) {
         let mut registry = self.registry.lock().expect("connections lock");
-        let changed = std::mem::take(&mut registry.changed);
+        let changed = std::mem::take(&mut registry.unwritten);
         let changes = changed.into_iter().map(|k| {
             let n = registry.counts.get(&k).copied().unwrap_or(0);
             (k, n)
@@ -73,7 +73,7 @@ impl Connections {
     /// Every device with sockets, counting as taken: what a full rewrite writes.
     fn take_all(&self) -> HashMap<DeviceKey, i64> {
         let mut registry = self.registry.lock().expect("connections lock");
-        registry.changed.clear();
+        registry.unwritten.clear();
         registry.counts.clone()
     }
 }

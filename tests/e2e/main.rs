@@ -20,4 +20,5 @@ mod ops;
 mod realtime;
 mod schema;
 mod socket_client;
+mod storage;
 mod sync;

@@ -13,6 +13,8 @@ use std::collections::VecDeque;
 pub enum Bound {
     Sqlite(sqlx::query::Query<'static, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>),
     Postgres(sqlx::query::Query<'static, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments>),
+    /// A statement of a [`Script`] with a value that could not be encoded: running it fails with that error.
+    Unencodable(sqlx::error::BoxDynError),
 }
 
 /// Builds a [`Bound`] statement of `$sql` (a `String`) for `$backend`: inside `$body`, `$q` is the (mutable)
@@ -42,18 +44,20 @@ impl Bound {
         match (self, conn) {
             (Bound::Sqlite(q), Conn::Sqlite(c)) => q.execute(&mut **c).await.map(|r| r.rows_affected()),
             (Bound::Postgres(q), Conn::Postgres(c)) => q.execute(&mut **c).await.map(|r| r.rows_affected()),
+            (Bound::Unencodable(e), _) => Err(sqlx::Error::Encode(e)),
             (bound, conn) => Err(sqlx::Error::Protocol(format!(
                 "a statement built for {:?} cannot run on {:?}",
-                bound.backend(),
+                bound.backend().expect("matched above"),
                 conn.backend()
             ))),
         }
     }
 
-    fn backend(&self) -> Backend {
+    fn backend(&self) -> Option<Backend> {
         match self {
-            Bound::Sqlite(_) => Backend::Sqlite,
-            Bound::Postgres(_) => Backend::Postgres,
+            Bound::Sqlite(_) => Some(Backend::Sqlite),
+            Bound::Postgres(_) => Some(Backend::Postgres),
+            Bound::Unencodable(_) => None,
         }
     }
 }
@@ -95,6 +99,263 @@ pub async fn run_overlapped(conn: &mut Conn<'_>, steps: Vec<Step<'_>>) -> Result
             current.execute(conn).await?;
         }
     }
+}
+
+/// Statements built into one place, to run either one by one ([`Script::separate`]) or as **one round trip**
+/// ([`Script::combined`]): SQLite runs `a; b; c` in one call to its connection's thread, PostgreSQL one
+/// statement `WITH s0 AS (a), s1 AS (b) SELECT …` (data-modifying CTEs). A small write batch is a handful of
+/// statements, and under load each round trip waits for a core (SQLite: a hand-off to sqlx's connection thread
+/// and back; PostgreSQL: the backend process and back): one trip instead of five or six is what keeps a batch
+/// short.
+///
+/// Append statements with [`statement!`](crate::statement), written with `$1`-style placeholders numbered
+/// from 1 (or anonymous `?` on SQLite, see [`placeholders`](crate::placeholders)); a combined script
+/// renumbers them (on SQLite each parameter must then appear once, in order: see `renumber`). The parts of a combined script all see the database as it was before it (PostgreSQL runs
+/// them as one statement, in no set order), so only combine statements that touch different rows and do not
+/// read what another part writes — inserts and upserts of new state, not a delete and a re-insert of one key.
+/// A combined script has one statement's parameter limit (32,766 on SQLite): it is meant for small writes.
+pub struct Script {
+    backend: Backend,
+    combine: bool,
+    /// Finished statements (separate mode).
+    done: Vec<Bound>,
+    /// The combined statement's parts, renumbered.
+    parts: Vec<String>,
+    /// PostgreSQL: the parts that are `SELECT`s (run only when the final query reads them).
+    selects: Vec<usize>,
+    sqlite: <sqlx::Sqlite as sqlx::Database>::Arguments,
+    postgres: <sqlx::Postgres as sqlx::Database>::Arguments,
+    /// Parameters bound to the combined statement so far.
+    params: usize,
+    /// The first value that could not be encoded: the script fails with it when run.
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+/// Binds values to the statement being appended to a [`Script`] (the `q` of [`statement!`](crate::statement)):
+/// `q = q.bind(a).bind(b)`, as with a sqlx query.
+pub struct Binder<'s, DB: sqlx::Database> {
+    args: &'s mut DB::Arguments,
+    error: &'s mut Option<sqlx::error::BoxDynError>,
+    count: usize,
+}
+
+impl<'s, DB: sqlx::Database> Binder<'s, DB> {
+    #[doc(hidden)]
+    pub fn new(args: &'s mut DB::Arguments, error: &'s mut Option<sqlx::error::BoxDynError>) -> Self {
+        Self { args, error, count: 0 }
+    }
+
+    /// Binds the next parameter (encoded now, like sqlx's `Query::bind`).
+    pub fn bind<'t, T>(mut self, value: T) -> Self
+    where
+        T: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    {
+        use sqlx::Arguments;
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self.count += 1;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// Appends a statement of `$sql` (a `String`) to `$script` (`&mut Script`): inside `$body`, `$q` is a
+/// [`Binder`] to bind values to, and the body evaluates to it. Compiled once per backend, like
+/// [`bound!`](crate::bound).
+#[macro_export]
+macro_rules! statement {
+    ($script:expr, $sql:expr, $q:ident => $body:expr) => {{
+        let script: &mut $crate::Script = $script;
+        let sql: String = $sql;
+        let count = match script.backend() {
+            $crate::Backend::Sqlite => {
+                let (args, error) = script.sqlite_args();
+                #[allow(unused_mut)]
+                let mut $q = $crate::Binder::<$crate::sqlx::Sqlite>::new(args, error);
+                let bound: $crate::Binder<'_, $crate::sqlx::Sqlite> = $body;
+                bound.count()
+            }
+            $crate::Backend::Postgres => {
+                let (args, error) = script.postgres_args();
+                #[allow(unused_mut)]
+                let mut $q = $crate::Binder::<$crate::sqlx::Postgres>::new(args, error);
+                let bound: $crate::Binder<'_, $crate::sqlx::Postgres> = $body;
+                bound.count()
+            }
+        };
+        script.end_statement(sql, count);
+    }};
+}
+
+impl Script {
+    /// Statements to run one by one ([`Script::into_statements`]).
+    pub fn separate(backend: Backend) -> Self {
+        Self::new(backend, false)
+    }
+
+    /// Statements to run as one ([`Script::run`]).
+    pub fn combined(backend: Backend) -> Self {
+        Self::new(backend, true)
+    }
+
+    fn new(backend: Backend, combine: bool) -> Self {
+        Self {
+            backend,
+            combine,
+            done: Vec::new(),
+            parts: Vec::new(),
+            selects: Vec::new(),
+            sqlite: Default::default(),
+            postgres: Default::default(),
+            params: 0,
+            error: None,
+        }
+    }
+
+    /// The backend the statements are written for.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// True when nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.done.is_empty() && self.parts.is_empty()
+    }
+
+    #[doc(hidden)]
+    pub fn sqlite_args(
+        &mut self,
+    ) -> (&mut <sqlx::Sqlite as sqlx::Database>::Arguments, &mut Option<sqlx::error::BoxDynError>) {
+        (&mut self.sqlite, &mut self.error)
+    }
+
+    #[doc(hidden)]
+    pub fn postgres_args(
+        &mut self,
+    ) -> (&mut <sqlx::Postgres as sqlx::Database>::Arguments, &mut Option<sqlx::error::BoxDynError>) {
+        (&mut self.postgres, &mut self.error)
+    }
+
+    #[doc(hidden)]
+    pub fn end_statement(&mut self, sql: String, count: usize) {
+        if !self.combine {
+            let (sqlite, postgres) = (std::mem::take(&mut self.sqlite), std::mem::take(&mut self.postgres));
+            let bound = match (self.error.take(), self.backend) {
+                (Some(e), _) => Bound::Unencodable(e),
+                (None, Backend::Sqlite) => Bound::Sqlite(sqlx::query_with(sqlx::AssertSqlSafe(sql), sqlite)),
+                (None, Backend::Postgres) => Bound::Postgres(sqlx::query_with(sqlx::AssertSqlSafe(sql), postgres)),
+            };
+            self.done.push(bound);
+            return;
+        }
+        let part = match renumber(&sql, self.backend, self.params) {
+            Ok(part) => part,
+            Err(message) => {
+                self.error.get_or_insert(message.into());
+                sql
+            }
+        };
+        if self.backend == Backend::Postgres && part.trim_start().starts_with("SELECT") {
+            self.selects.push(self.parts.len());
+        }
+        self.parts.push(part);
+        self.params += count;
+    }
+
+    /// The statements, in order (a combined script is one).
+    pub fn into_statements(mut self) -> Vec<Bound> {
+        if self.parts.is_empty() {
+            return self.done;
+        }
+        let bound = match (self.error.take(), self.backend) {
+            (Some(e), _) => Bound::Unencodable(e),
+            (None, Backend::Sqlite) => {
+                let sql = self.parts.join(";\n");
+                Bound::Sqlite(sqlx::query_with(sqlx::AssertSqlSafe(sql), self.sqlite))
+            }
+            (None, Backend::Postgres) => {
+                use std::fmt::Write;
+                let mut sql = String::from("WITH ");
+                for (i, part) in self.parts.iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(",\n");
+                    }
+                    write!(sql, "s{i} AS ({part})").expect("writing to a String");
+                }
+                // Data-modifying parts always run; a SELECT part only when the query reads it.
+                let reads: Vec<String> = self.selects.iter().map(|i| format!("(SELECT count(*) FROM s{i})")).collect();
+                sql.push_str("\nSELECT ");
+                sql.push_str(if reads.is_empty() { "1" } else { "" });
+                sql.push_str(&reads.join(" + "));
+                Bound::Postgres(sqlx::query_with(sqlx::AssertSqlSafe(sql), self.postgres))
+            }
+        };
+        self.done.push(bound);
+        self.done
+    }
+
+    /// Runs the statements in order, stopping at the first error.
+    pub async fn run(self, conn: &mut Conn<'_>) -> Result<(), sqlx::Error> {
+        run_all(conn, self.into_statements()).await
+    }
+}
+
+/// The SQL of one statement as part of a combined one whose earlier parts bound `offset` parameters.
+///
+/// PostgreSQL: `$n` becomes `$(offset + n)`. SQLite: every parameter becomes an anonymous `?`, which sqlx binds
+/// in order across the statements of one call (a numbered `?NNN` would leave lower-numbered slots of the
+/// statement unnamed, and sqlx binds those as anonymous ones, shifting everything after); so on SQLite a part
+/// must use each of its parameters once, in order (`$1, $2, …` or `?`), else this is an error. Quoted text and
+/// identifiers are left alone.
+fn renumber(sql: &str, backend: Backend, offset: usize) -> Result<String, String> {
+    let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+    let bytes = sql.as_bytes();
+    let (mut i, mut seen) = (0, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'\'' | b'"' => {
+                // Copy the quoted run as is (a doubled quote inside simply ends and restarts it).
+                let end = sql[i + 1..].find(c as char).map_or(bytes.len(), |j| i + 1 + j + 1);
+                out.push_str(&sql[i..end]);
+                i = end;
+            }
+            b'$' | b'?' => {
+                let digits = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let n: Option<usize> = (digits > 0).then(|| sql[i + 1..i + 1 + digits].parse().expect("digits"));
+                match (backend, n) {
+                    (Backend::Postgres, Some(n)) => {
+                        out.push('$');
+                        out.push_str(&(offset + n).to_string());
+                    }
+                    (Backend::Sqlite, n) if c == b'?' || n.is_some() => {
+                        seen += 1;
+                        if n.is_some_and(|n| n != seen) {
+                            return Err(format!(
+                                "a statement combined on SQLite must use its parameters once each, in order: \
+                                 found {} where ${seen} was expected in: {sql}",
+                                &sql[i..i + 1 + digits]
+                            ));
+                        }
+                        out.push('?');
+                    }
+                    _ => out.push_str(&sql[i..i + 1 + digits]),
+                }
+                i += 1 + digits;
+            }
+            _ => {
+                let next = sql[i..].find(['\'', '"', '$', '?']).map_or(bytes.len(), |j| i + j);
+                out.push_str(&sql[i..next]);
+                i = next;
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

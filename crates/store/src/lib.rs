@@ -12,7 +12,7 @@ mod pool;
 #[cfg(test)]
 mod test_files;
 
-pub use bound::{Bound, Step, run_all, run_overlapped};
+pub use bound::{Binder, Bound, Script, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;
 pub use json_text::JsonText;
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, SqliteWriteTurn, Tx, backend_of};

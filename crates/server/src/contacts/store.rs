@@ -6,7 +6,7 @@ use super::agent::FlatContact;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use switchboard_domain::{ContactFields, EmailEntry, PhoneEntry, WorkspaceId};
-use switchboard_store::{Backend, Bound, Conn, bound, conn_run};
+use switchboard_store::{Backend, Conn, Script, conn_run, statement};
 use uuid::Uuid;
 
 /// A bind parameter of a dynamically built query (filters, `IN` lists).
@@ -230,22 +230,25 @@ struct OwnedRow {
 const CONTACT_COLUMNS: &str = "id, workspace_id, given_name, family_name, nickname, company, job_title, department, \
      notes, labels, phones, emails, source, created_by, version, deleted_at, created_at, updated_at, sort_key, \
      given_key, family_key, display_key";
-const CONTACT_COLUMN_COUNT: usize = 22;
+/// Parameters of one contact row.
+pub const CONTACT_COLUMN_COUNT: usize = 22;
 
 /// Statements inserting new contacts, many rows each: ids that exist in no workspace (fresh server-made ids, or
 /// client ids the caller looked up in this transaction). An id that exists after all fails the statement.
 /// Built when called, to run with [`switchboard_store::run_overlapped`].
-pub fn insert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact]) -> Vec<Bound> {
-    contact_rows(backend, ws, contacts, "")
+pub fn insert_statements(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
+    contact_rows(script, ws, contacts, "")
 }
 
 /// Inserts or updates contacts in multi-row statements (a row of another workspace is left alone).
 pub async fn upsert_many(conn: &mut Conn<'_>, ws: WorkspaceId, contacts: &[&Contact]) -> Result<(), sqlx::Error> {
-    switchboard_store::run_all(conn, upsert_statements(conn.backend(), ws, contacts)).await
+    let mut script = Script::separate(conn.backend());
+    upsert_statements(&mut script, ws, contacts);
+    script.run(conn).await
 }
 
 /// The statements of [`upsert_many`].
-pub fn upsert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact]) -> Vec<Bound> {
+pub fn upsert_statements(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     const ON_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, \
          family_name = excluded.family_name, nickname = excluded.nickname, company = excluded.company, \
          job_title = excluded.job_title, department = excluded.department, notes = excluded.notes, \
@@ -254,32 +257,30 @@ pub fn upsert_statements(backend: Backend, ws: WorkspaceId, contacts: &[&Contact
          sort_key = excluded.sort_key, given_key = excluded.given_key, family_key = excluded.family_key, \
          display_key = excluded.display_key \
          WHERE contacts.workspace_id = excluded.workspace_id";
-    contact_rows(backend, ws, contacts, ON_CONFLICT)
+    contact_rows(script, ws, contacts, ON_CONFLICT)
 }
 
-fn contact_rows(backend: Backend, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) -> Vec<Bound> {
-    contacts
-        .chunks(500)
-        .map(|chunk| {
-            let rows = switchboard_store::value_rows(backend, chunk.len(), CONTACT_COLUMN_COUNT);
-            let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
-            bound!(backend, sql, q => {
-                for contact in chunk {
-                    let f = &contact.fields;
-                    let keys = SortKeys::of(contact);
-                    let display = keys.display();
-                    q = q.bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name)
-                        .bind(&f.nickname).bind(&f.company).bind(&f.job_title)
-                        .bind(&f.department).bind(&f.notes).bind(Json(&f.labels))
-                        .bind(Json(&f.phones)).bind(Json(&f.emails)).bind(&contact.source)
-                        .bind(&contact.created_by).bind(contact.version).bind(contact.deleted_at)
-                        .bind(contact.created_at).bind(contact.updated_at)
-                        .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
-                }
-                q
-            })
-        })
-        .collect()
+fn contact_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) {
+    let backend = script.backend();
+    for chunk in contacts.chunks(500) {
+        let rows = switchboard_store::value_rows(backend, chunk.len(), CONTACT_COLUMN_COUNT);
+        let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
+        statement!(script, sql, q => {
+            for contact in chunk {
+                let f = &contact.fields;
+                let keys = SortKeys::of(contact);
+                let display = keys.display();
+                q = q.bind(contact.id).bind(ws.0).bind(&f.given_name).bind(&f.family_name)
+                    .bind(&f.nickname).bind(&f.company).bind(&f.job_title)
+                    .bind(&f.department).bind(&f.notes).bind(Json(&f.labels))
+                    .bind(Json(&f.phones)).bind(Json(&f.emails)).bind(&contact.source)
+                    .bind(&contact.created_by).bind(contact.version).bind(contact.deleted_at)
+                    .bind(contact.created_at).bind(contact.updated_at)
+                    .bind(keys.sort).bind(keys.given).bind(keys.family).bind(display);
+            }
+            q
+        });
+    }
 }
 
 /// The folded keys a contact is sorted and searched by in phone directories (`switchboard_domain::fold`):
@@ -369,29 +370,32 @@ pub async fn replace_phones(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    switchboard_store::run_all(conn, phone_statements(conn.backend(), ws, old, contacts)).await
+    let mut script = Script::separate(conn.backend());
+    delete_children(&mut script, "contact_phones", old);
+    phone_rows(&mut script, ws, contacts);
+    script.run(conn).await
 }
 
-/// The statements of [`replace_phones`].
-pub fn phone_statements(backend: Backend, ws: WorkspaceId, old: &[&Contact], contacts: &[&Contact]) -> Vec<Bound> {
+/// Inserts the `contact_phones` rows of `contacts` (whose old rows are gone: new contacts, or deleted with
+/// [`delete_children`]).
+pub fn phone_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     let rows: Vec<(Uuid, usize, &PhoneEntry)> =
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
-    let inserts = rows.chunks(1_000).map(|chunk| {
+    for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, digits_rev) \
              VALUES {}",
-            switchboard_store::value_rows(backend, chunk.len(), 9)
+            switchboard_store::value_rows(script.backend(), chunk.len(), 9)
         );
-        bound!(backend, sql, q => {
+        statement!(script, sql, q => {
             for (id, i, p) in chunk {
                 q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(&p.raw).bind(&p.e164)
                     .bind(&p.extension).bind(&p.digits).bind(&p.kind)
                     .bind(reversed(&p.digits));
             }
             q
-        })
-    });
-    delete_children(backend, "contact_phones", old).chain(inserts).collect()
+        });
+    }
 }
 
 /// Deletes the `contact_emails` rows of `old` and inserts the current lists of `contacts`.
@@ -401,41 +405,40 @@ pub async fn replace_emails(
     old: &[&Contact],
     contacts: &[&Contact],
 ) -> Result<(), sqlx::Error> {
-    switchboard_store::run_all(conn, email_statements(conn.backend(), ws, old, contacts)).await
+    let mut script = Script::separate(conn.backend());
+    delete_children(&mut script, "contact_emails", old);
+    email_rows(&mut script, ws, contacts);
+    script.run(conn).await
 }
 
-/// The statements of [`replace_emails`].
-pub fn email_statements(backend: Backend, ws: WorkspaceId, old: &[&Contact], contacts: &[&Contact]) -> Vec<Bound> {
+/// Inserts the `contact_emails` rows of `contacts` (see [`phone_rows`]).
+pub fn email_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     let rows: Vec<(Uuid, usize, &EmailEntry)> =
         contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
-    let inserts = rows.chunks(1_000).map(|chunk| {
+    for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
-            switchboard_store::value_rows(backend, chunk.len(), 5)
+            switchboard_store::value_rows(script.backend(), chunk.len(), 5)
         );
-        bound!(backend, sql, q => {
+        statement!(script, sql, q => {
             for (id, i, e) in chunk {
                 q = q.bind(*id).bind(*i as i32).bind(ws.0).bind(&e.address).bind(&e.kind);
             }
             q
-        })
-    });
-    delete_children(backend, "contact_emails", old).chain(inserts).collect()
+        });
+    }
 }
 
-fn delete_children<'a>(
-    backend: Backend,
-    table: &'static str,
-    contacts: &'a [&'a Contact],
-) -> impl Iterator<Item = Bound> + 'a {
-    contacts.chunks(1_000).map(move |chunk| {
-        let list = switchboard_store::placeholders(backend, 1, chunk.len());
+/// Deletes the rows of `table` (`contact_phones` or `contact_emails`) of `contacts`.
+pub fn delete_children(script: &mut Script, table: &'static str, contacts: &[&Contact]) {
+    for chunk in contacts.chunks(1_000) {
+        let list = switchboard_store::placeholders(script.backend(), 1, chunk.len());
         let sql = format!("DELETE FROM {table} WHERE contact_id IN ({list})");
-        bound!(backend, sql, q => {
+        statement!(script, sql, q => {
             for contact in chunk {
                 q = q.bind(contact.id);
             }
             q
-        })
-    })
+        });
+    }
 }

@@ -19,7 +19,7 @@ use crate::auth::{Actor, Principal};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::WorkspaceId;
-use switchboard_store::{Backend, Bound, Conn, bound, conn_run};
+use switchboard_store::{Conn, Script, conn_run, statement};
 use uuid::Uuid;
 
 /// Who made a change, from where: recorded on every `changes` row.
@@ -119,30 +119,26 @@ pub struct Change {
 const CHANGE_COLUMNS: &str = "version, entity_type, entity_id, op, actor_kind, actor_id, actor_label, device_id, \
      mutation_id, origin, fields, created_at";
 
-/// Statements appending changes (inside the writer's transaction), many rows each. Built when called, to run
-/// with [`switchboard_store::run_overlapped`].
-pub fn record_statements(backend: Backend, ws: WorkspaceId, changes: &[Change]) -> Vec<Bound> {
+/// Appends to `script` the statements recording changes (inside the writer's transaction), many rows each.
+pub fn record_statements(script: &mut Script, ws: WorkspaceId, changes: &[Change]) {
     const COLS: usize = 13;
-    changes
-        .chunks(1_000)
-        .map(|chunk| {
-            let rows = switchboard_store::value_rows(backend, chunk.len(), COLS);
-            let sql = format!(
-                "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
-                 actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"
-            );
-            bound!(backend, sql, q => {
-                // By reference: a full sync records hundreds of changes per statement, each with every field.
-                for ch in chunk {
-                    q = q.bind(ws.0).bind(ch.version).bind(&ch.entity_type).bind(ch.entity_id)
-                        .bind(&ch.op).bind(&ch.actor_kind).bind(ch.actor_id).bind(&ch.actor_label)
-                        .bind(&ch.device_id).bind(&ch.mutation_id).bind(&ch.origin)
-                        .bind(switchboard_store::JsonText(&ch.fields)).bind(ch.created_at);
-                }
-                q
-            })
-        })
-        .collect()
+    for chunk in changes.chunks(1_000) {
+        let rows = switchboard_store::value_rows(script.backend(), chunk.len(), COLS);
+        let sql = format!(
+            "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
+             actor_label, device_id, mutation_id, origin, fields, created_at) VALUES {rows}"
+        );
+        statement!(script, sql, q => {
+            // By reference: a full sync records hundreds of changes per statement, each with every field.
+            for ch in chunk {
+                q = q.bind(ws.0).bind(ch.version).bind(&ch.entity_type).bind(ch.entity_id)
+                    .bind(&ch.op).bind(&ch.actor_kind).bind(ch.actor_id).bind(&ch.actor_label)
+                    .bind(&ch.device_id).bind(&ch.mutation_id).bind(&ch.origin)
+                    .bind(switchboard_store::JsonText(&ch.fields)).bind(ch.created_at);
+            }
+            q
+        });
+    }
 }
 
 /// Changes of `ws` after `after`, in version order, at most `limit`.

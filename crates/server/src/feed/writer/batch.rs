@@ -20,8 +20,12 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use switchboard_domain::{ContactFields, Field, FieldError, Merge, WorkspaceId};
-use switchboard_store::{Conn, Db, Step, conn_run};
+use switchboard_store::{Conn, Db, Script, Step, conn_run, statement};
 use uuid::Uuid;
+
+/// A batch whose statements bind at most this many parameters is written in one round trip (below both
+/// databases' limits on one statement: 32,766 on SQLite, 65,535 on PostgreSQL).
+const COMBINED_MAX_PARAMETERS: usize = 16_000;
 
 /// What a committed batch produced.
 pub struct Committed {
@@ -106,32 +110,7 @@ pub async fn apply(
     // Written even when no contact changed: a person whose etag moved but whose fields did not.
     let links: Vec<&LinkWrite> = batch.links.iter().collect();
     crate::google::links::lock_accounts(&mut conn, ws, &links).await?;
-    batch.write(&mut conn, &links).await?;
-    if batch.version > start {
-        let version = batch.version;
-        match &mut conn {
-            Conn::Sqlite(c) => {
-                sqlx::query("UPDATE workspaces SET version = $2 WHERE id = $1")
-                    .bind(ws.0)
-                    .bind(version)
-                    .execute(&mut **c)
-                    .await?;
-            }
-            Conn::Postgres(c) => {
-                // One round trip: the version, and the notification every instance receives at commit
-                // (NOTIFY is transactional: never before).
-                sqlx::query(
-                    "WITH bumped AS (UPDATE workspaces SET version = $2 WHERE id = $1) \
-                     SELECT pg_notify('switchboard_changes', $3)",
-                )
-                .bind(ws.0)
-                .bind(version)
-                .bind(crate::feed::tail::notification(ws, version, instance))
-                .execute(&mut **c)
-                .await?;
-            }
-        }
-    }
+    batch.write(&mut conn, &links, start, instance).await?;
     tx.commit().await?;
     let events = batch
         .changes
@@ -448,9 +427,20 @@ impl Batch {
     }
 
     /// Writes every touched contact (none when no version was taken: only [`Self::commit`] touches one), their
-    /// changed phone and email lists, the feed rows and `links` (their accounts locked already), each statement
-    /// built while the database runs the one before ([`switchboard_store::run_overlapped`]).
-    async fn write(&self, conn: &mut Conn<'_>, links: &[&LinkWrite]) -> Result<(), sqlx::Error> {
+    /// changed phone and email lists, the feed rows, `links` (their accounts locked already) and the workspace's
+    /// new version.
+    ///
+    /// A small batch without links (every interactive write) is one round trip ([`Script::combined`]), plus one
+    /// first when an update replaced phone or email lists (their old rows are deleted before the new ones are
+    /// inserted, which one combined statement cannot order). A larger one builds each statement while the
+    /// database runs the one before ([`switchboard_store::run_overlapped`]).
+    async fn write(
+        &self,
+        conn: &mut Conn<'_>,
+        links: &[&LinkWrite],
+        start: i64,
+        instance: Uuid,
+    ) -> Result<(), sqlx::Error> {
         let touched: Vec<(&Contact, Write)> = self
             .slots
             .values()
@@ -475,15 +465,67 @@ impl Batch {
         let old_phones: Vec<&Contact> = phones.iter().copied().filter(is_update).collect();
         let old_emails: Vec<&Contact> = emails.iter().copied().filter(is_update).collect();
         let (backend, ws) = (conn.backend(), self.ws);
+        let parameters = touched.len() * store::CONTACT_COLUMN_COUNT
+            + phones.iter().map(|c| c.fields.phones.len() * 9).sum::<usize>()
+            + emails.iter().map(|c| c.fields.emails.len() * 5).sum::<usize>()
+            + self.changes.len() * 13;
+        if links.is_empty() && parameters <= COMBINED_MAX_PARAMETERS {
+            if !old_phones.is_empty() || !old_emails.is_empty() {
+                let mut deletes = Script::combined(backend);
+                store::delete_children(&mut deletes, "contact_phones", &old_phones);
+                store::delete_children(&mut deletes, "contact_emails", &old_emails);
+                deletes.run(conn).await?;
+            }
+            let mut script = Script::combined(backend);
+            store::insert_statements(&mut script, ws, &new);
+            store::upsert_statements(&mut script, ws, &changed);
+            store::phone_rows(&mut script, ws, &phones);
+            store::email_rows(&mut script, ws, &emails);
+            crate::feed::record_statements(&mut script, ws, &self.changes);
+            self.bump_version(&mut script, start, instance);
+            return script.run(conn).await;
+        }
+        let separate = |build: &dyn Fn(&mut Script)| {
+            let mut script = Script::separate(backend);
+            build(&mut script);
+            script.into_statements()
+        };
         let steps: Vec<Step<'_>> = vec![
-            Box::new(|| store::insert_statements(backend, ws, &new)),
-            Box::new(|| store::upsert_statements(backend, ws, &changed)),
-            Box::new(|| store::phone_statements(backend, ws, &old_phones, &phones)),
-            Box::new(|| store::email_statements(backend, ws, &old_emails, &emails)),
-            Box::new(|| crate::feed::record_statements(backend, ws, &self.changes)),
+            Box::new(|| separate(&|s| store::insert_statements(s, ws, &new))),
+            Box::new(|| separate(&|s| store::upsert_statements(s, ws, &changed))),
+            Box::new(|| {
+                separate(&|s| {
+                    store::delete_children(s, "contact_phones", &old_phones);
+                    store::phone_rows(s, ws, &phones);
+                })
+            }),
+            Box::new(|| {
+                separate(&|s| {
+                    store::delete_children(s, "contact_emails", &old_emails);
+                    store::email_rows(s, ws, &emails);
+                })
+            }),
+            Box::new(|| separate(&|s| crate::feed::record_statements(s, ws, &self.changes))),
             Box::new(|| crate::google::links::statements(backend, ws, links)),
         ];
-        switchboard_store::run_overlapped(conn, steps).await
+        switchboard_store::run_overlapped(conn, steps).await?;
+        let mut bump = Script::combined(backend);
+        self.bump_version(&mut bump, start, instance);
+        bump.run(conn).await
+    }
+
+    /// The workspace's new version (nothing when the batch took none) and, on PostgreSQL, the notification every
+    /// instance receives at commit (NOTIFY is transactional: never before).
+    fn bump_version(&self, script: &mut Script, start: i64, instance: Uuid) {
+        if self.version == start {
+            return;
+        }
+        let (ws, version) = (self.ws, self.version);
+        statement!(script, "UPDATE workspaces SET version = $1 WHERE id = $2".to_owned(), q => q.bind(version).bind(ws.0));
+        if script.backend() == switchboard_store::Backend::Postgres {
+            let notification = crate::feed::tail::notification(ws, version, instance);
+            statement!(script, "SELECT pg_notify('switchboard_changes', $1)".to_owned(), q => q.bind(notification));
+        }
     }
 
     /// Feed rows of one contact after `base`: those committed before this batch, then this batch's own.

@@ -430,7 +430,7 @@ impl Batch {
     /// changed phone and email lists, the feed rows, `links` (their accounts locked already) and the workspace's
     /// new version.
     ///
-    /// A small batch without links (every interactive write) is one round trip ([`Script::combined`]), plus one
+    /// On SQLite, a small batch without links (every interactive write) is one round trip ([`Script::combined`]), plus one
     /// first when an update replaced phone or email lists (their old rows are deleted before the new ones are
     /// inserted, which one combined statement cannot order). A larger one builds each statement while the
     /// database runs the one before ([`switchboard_store::run_overlapped`]).
@@ -469,7 +469,11 @@ impl Batch {
             + phones.iter().map(|c| c.fields.phones.len() * 9).sum::<usize>()
             + emails.iter().map(|c| c.fields.emails.len() * 5).sum::<usize>()
             + self.changes.len() * 13;
-        if links.is_empty() && parameters <= COMBINED_MAX_PARAMETERS {
+        // PostgreSQL keeps one statement per table for now: a combined statement's text changes with the batch's
+        // shape, so sqlx prepares it afresh (Parse/Describe, then Bind/Execute) and PostgreSQL plans it every
+        // time; measured on the agent workload it was ~8 % slower there (bench/README.md, 2026-12-03), while on
+        // SQLite its write tail was lower. Constant statements (arrays through UNNEST) would let it be combined.
+        if backend == switchboard_store::Backend::Sqlite && links.is_empty() && parameters <= COMBINED_MAX_PARAMETERS {
             if !old_phones.is_empty() || !old_emails.is_empty() {
                 let mut deletes = Script::combined(backend);
                 store::delete_children(&mut deletes, "contact_phones", &old_phones);

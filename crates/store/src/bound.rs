@@ -9,33 +9,12 @@ use crate::pool::{Backend, Conn};
 use std::collections::VecDeque;
 
 /// A statement with its values bound (sqlx encodes at `bind`), for a connection of the backend it was built
-/// for. Build one with [`bound!`](crate::bound).
+/// for. Build one with a [`Script`].
 pub enum Bound {
     Sqlite(sqlx::query::Query<'static, sqlx::Sqlite, <sqlx::Sqlite as sqlx::Database>::Arguments>),
     Postgres(sqlx::query::Query<'static, sqlx::Postgres, <sqlx::Postgres as sqlx::Database>::Arguments>),
     /// A statement of a [`Script`] with a value that could not be encoded: running it fails with that error.
     Unencodable(sqlx::error::BoxDynError),
-}
-
-/// Builds a [`Bound`] statement of `$sql` (a `String`) for `$backend`: inside `$body`, `$q` is the (mutable)
-/// query to bind values to, and the body evaluates to it. The body is compiled once per backend, like
-/// [`conn_run!`](crate::conn_run).
-#[macro_export]
-macro_rules! bound {
-    ($backend:expr, $sql:expr, $q:ident => $body:expr) => {
-        match $backend {
-            $crate::Backend::Sqlite => {
-                #[allow(unused_mut)]
-                let mut $q = $crate::sqlx::query::<$crate::sqlx::Sqlite>($crate::sqlx::AssertSqlSafe($sql));
-                $crate::Bound::Sqlite($body)
-            }
-            $crate::Backend::Postgres => {
-                #[allow(unused_mut)]
-                let mut $q = $crate::sqlx::query::<$crate::sqlx::Postgres>($crate::sqlx::AssertSqlSafe($sql));
-                $crate::Bound::Postgres($body)
-            }
-        }
-    };
 }
 
 impl Bound {
@@ -110,9 +89,10 @@ pub async fn run_overlapped(conn: &mut Conn<'_>, steps: Vec<Step<'_>>) -> Result
 ///
 /// Append statements with [`statement!`](crate::statement), written with `$1`-style placeholders numbered
 /// from 1 (or anonymous `?` on SQLite, see [`placeholders`](crate::placeholders)); a combined script
-/// renumbers them (on SQLite each parameter must then appear once, in order: see `renumber`). The parts of a combined script all see the database as it was before it (PostgreSQL runs
-/// them as one statement, in no set order), so only combine statements that touch different rows and do not
-/// read what another part writes — inserts and upserts of new state, not a delete and a re-insert of one key.
+/// renumbers them (on SQLite each parameter must then appear once, in order: see `renumber`). The parts of a
+/// combined script all see the database as it was before it (PostgreSQL runs them as one statement, in no set
+/// order), so only combine statements that touch different rows and do not read what another part writes —
+/// inserts and upserts of new state, not a delete and a re-insert of one key.
 /// A combined script has one statement's parameter limit (32,766 on SQLite): it is meant for small writes.
 pub struct Script {
     backend: Backend,
@@ -165,8 +145,8 @@ impl<'s, DB: sqlx::Database> Binder<'s, DB> {
 }
 
 /// Appends a statement of `$sql` (a `String`) to `$script` (`&mut Script`): inside `$body`, `$q` is a
-/// [`Binder`] to bind values to, and the body evaluates to it. Compiled once per backend, like
-/// [`bound!`](crate::bound).
+/// [`Binder`] to bind values to, and the body evaluates to it. The body is compiled once per backend, so
+/// queries are type-checked for both while the source exists once (like [`conn_run!`](crate::conn_run)).
 #[macro_export]
 macro_rules! statement {
     ($script:expr, $sql:expr, $q:ident => $body:expr) => {{
@@ -220,11 +200,6 @@ impl Script {
     /// The backend the statements are written for.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// True when nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.done.is_empty() && self.parts.is_empty()
     }
 
     #[doc(hidden)]
@@ -364,7 +339,9 @@ mod tests {
     use crate::{Db, DbOptions};
 
     fn insert(backend: Backend, n: i64) -> Bound {
-        crate::bound!(backend, "INSERT INTO t (n) VALUES ($1)".to_owned(), q => q.bind(n))
+        let mut script = Script::separate(backend);
+        crate::statement!(&mut script, "INSERT INTO t (n) VALUES ($1)".to_owned(), q => q.bind(n));
+        script.into_statements().pop().expect("one statement")
     }
 
     async fn rows(conn: &mut Conn<'_>) -> Vec<i64> {
@@ -379,7 +356,9 @@ mod tests {
         let mut pooled = db.acquire().await.unwrap();
         let mut conn = pooled.conn();
         let sql = "CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL UNIQUE)".to_owned();
-        crate::bound!(Backend::Sqlite, sql, q => q).execute(&mut conn).await.unwrap();
+        let mut script = Script::separate(Backend::Sqlite);
+        crate::statement!(&mut script, sql, q => q);
+        script.run(&mut conn).await.unwrap();
 
         let sqlite = Backend::Sqlite;
         let steps: Vec<Step> = vec![

@@ -235,7 +235,6 @@ pub const CONTACT_COLUMN_COUNT: usize = 22;
 
 /// Statements inserting new contacts, many rows each: ids that exist in no workspace (fresh server-made ids, or
 /// client ids the caller looked up in this transaction). An id that exists after all fails the statement.
-/// Built when called, to run with [`switchboard_store::run_overlapped`].
 pub fn insert_statements(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     contact_rows(script, ws, contacts, "")
 }

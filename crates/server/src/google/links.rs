@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use std::collections::{BTreeMap, BTreeSet};
 use switchboard_domain::{ContactFields, WorkspaceId};
-use switchboard_store::{Backend, Bound, Conn, Db, JsonText, bound, conn_run, db_run};
+use switchboard_store::{Backend, Conn, Db, JsonText, Script, conn_run, db_run, statement};
 use uuid::Uuid;
 
 /// One contact's link to an account.
@@ -48,7 +48,9 @@ const LINK_COLUMNS: &str = "account_id, entity_id, remote_id, remote_etag, synce
 /// full sync writes hundreds): the accounts are locked ([`lock_accounts`]), then the [`statements`] run.
 pub async fn apply(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&LinkWrite]) -> Result<(), sqlx::Error> {
     lock_accounts(conn, ws, writes).await?;
-    switchboard_store::run_all(conn, statements(conn.backend(), ws, writes)).await
+    let mut script = Script::separate(conn.backend());
+    statements(&mut script, ws, writes);
+    script.run(conn).await
 }
 
 /// Locks the account of every link these writes insert ([`lock_account`]); before their [`statements`], in the
@@ -70,7 +72,7 @@ pub async fn lock_accounts(conn: &mut Conn<'_>, ws: WorkspaceId, writes: &[&Link
 /// The statements of link writes: the final state of each contact's link is computed first, then the old rows
 /// of those contacts and of the remote ids being linked (a person re-linked after a merge) are deleted
 /// (`Insert`s have none), and the new rows inserted. Their accounts must be locked first ([`lock_accounts`]).
-pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> Vec<Bound> {
+pub fn statements(script: &mut Script, ws: WorkspaceId, writes: &[&LinkWrite]) {
     // account → entity → its link afterwards (None: no link) and whether old rows may exist, later writes
     // winning.
     let mut finals: BTreeMap<Uuid, BTreeMap<Uuid, (Option<&Link>, bool)>> = BTreeMap::new();
@@ -86,7 +88,6 @@ pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> V
         let fresh = fresh && !entities.contains_key(&entity);
         entities.insert(entity, (link, fresh));
     }
-    let mut out = Vec::new();
     for (account, entities) in finals {
         let ids: Vec<Uuid> = entities.iter().filter(|(_, (_, fresh))| !fresh).map(|(id, _)| *id).collect();
         let links: Vec<&Link> = entities.values().filter_map(|(l, _)| *l).collect();
@@ -98,33 +99,33 @@ pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> V
         for chunk in ids.chunks(1_000) {
             let marks = switchboard_store::numbered_placeholders(2, chunk.len());
             let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND entity_id IN ({marks})");
-            out.push(bound!(backend, sql, q => {
+            statement!(script, sql, q => {
                 q = q.bind(account);
                 for id in chunk {
                     q = q.bind(*id);
                 }
                 q
-            }));
+            });
         }
         for chunk in remotes.chunks(1_000) {
             let marks = switchboard_store::numbered_placeholders(2, chunk.len());
             let sql = format!("DELETE FROM external_links WHERE account_id = $1 AND remote_id IN ({marks})");
-            out.push(bound!(backend, sql, q => {
+            statement!(script, sql, q => {
                 q = q.bind(account);
                 for remote in chunk {
                     q = q.bind(*remote);
                 }
                 q
-            }));
+            });
         }
         const COLS: usize = 11;
         for chunk in links.chunks(500) {
-            let rows = switchboard_store::value_rows(backend, chunk.len(), COLS);
+            let rows = switchboard_store::value_rows(script.backend(), chunk.len(), COLS);
             let sql = format!(
                 "INSERT INTO external_links (account_id, entity_id, workspace_id, entity_type, remote_id, \
                  remote_etag, synced, seen_run, last_synced_at, error, error_at) VALUES {rows}"
             );
-            out.push(bound!(backend, sql, q => {
+            statement!(script, sql, q => {
                 for l in chunk {
                     q = q.bind(l.account_id).bind(l.entity_id).bind(ws.0).bind("contact").bind(&l.remote_id)
                         .bind(&l.remote_etag).bind(l.synced.as_ref().map(|s| JsonText(&s.0)))
@@ -132,10 +133,9 @@ pub fn statements(backend: Backend, ws: WorkspaceId, writes: &[&LinkWrite]) -> V
                         .bind(&l.error).bind(l.error.as_ref().map(|_| Utc::now()));
                 }
                 q
-            }));
+            });
         }
     }
-    out
 }
 
 /// Holds the account against deletion until the transaction ends, once per write instead of a foreign-key

@@ -510,7 +510,7 @@ impl Batch {
                 })
             }),
             Box::new(|| separate(&|s| crate::feed::record_statements(s, ws, &self.changes))),
-            Box::new(|| crate::google::links::statements(backend, ws, links)),
+            Box::new(|| separate(&|s| crate::google::links::statements(s, ws, links))),
         ];
         switchboard_store::run_overlapped(conn, steps).await?;
         let mut bump = Script::combined(backend);

@@ -734,7 +734,8 @@ async fn pushes_keep_to_the_quota_and_skip_refused_contacts(backend: Backend) {
         assert_eq!(r.status(), 201);
     }
     let deadline = Instant::now() + WAIT;
-    while control.list_people(EMAIL).unwrap().len() < 11 {
+    // Google has a person before the server has recorded its link (written once the answer is back): wait for both.
+    while control.list_people(EMAIL).unwrap().len() < 11 || rig.status().await["linked_contacts"] != 11 {
         assert!(Instant::now() < deadline, "pushes stalled: {:?}", rig.status().await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

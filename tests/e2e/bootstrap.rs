@@ -59,7 +59,7 @@ async fn two_instances_bootstrap_once(backend: Backend) {
     let (a, b) = tokio::join!(TestApp::start(db.config()), TestApp::start(db.config()));
     if backend == Backend::Sqlite {
         // One `serve` per SQLite file: the second refuses with a message that says what to do.
-        let refused = [&a, &b].iter().filter_map(|r| r.as_ref().err()).map(|e| e.to_string()).collect::<Vec<_>>();
+        let refused = [&a, &b].iter().filter_map(|r| r.as_ref().err()).map(|e| format!("{e:#}")).collect::<Vec<_>>();
         assert_eq!(refused.len(), 1, "exactly one of two SQLite servers starts: {refused:?}");
         assert!(refused[0].contains("already running on this SQLite database"), "{}", refused[0]);
         assert!(refused[0].contains("PostgreSQL"), "{}", refused[0]);
@@ -79,28 +79,45 @@ async fn two_instances_bootstrap_once(backend: Backend) {
 
 async fn mismatched_secrets_refuse_to_start(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let mut other = app.config.clone();
-    other.data_dir = std::env::temp_dir().join(format!("switchboard-test-other-{}", uuid::Uuid::now_v7().simple()));
+    let config = app.config.clone();
+    let elsewhere =
+        |name: &str| std::env::temp_dir().join(format!("switchboard-test-{name}-{}", uuid::Uuid::now_v7().simple()));
+    // One server per SQLite file: a second one refuses before it reads any secret, so there the secret
+    // checks run once the first server has stopped.
+    let running = if backend == Backend::Sqlite {
+        let mut second = config.clone();
+        second.data_dir = elsewhere("second");
+        let err = TestApp::start(second).await.err().expect("a second SQLite server refuses to start");
+        assert!(format!("{err:#}").contains("already running on this SQLite database"), "{err:#}");
+        let key = app.api_key.clone();
+        app.stop().await;
+        Err(key)
+    } else {
+        Ok(app)
+    };
+    let mut other = config.clone();
+    other.data_dir = elsewhere("other");
     let err = TestApp::start(other).await.err().expect("different generated keys must refuse to start");
     assert!(err.to_string().contains("differs from the one this database was set up with"), "{err}");
-    // Given the same keys explicitly, a second instance starts.
-    let mut same = app.config.clone();
+    // Given the same keys explicitly, an instance starts.
+    let mut same = config.clone();
     same.jwt_secret = Some(switchboard_server::config::secrets::SecretValue::new(
-        std::fs::read_to_string(app.config.data_dir.join("jwt.key")).unwrap().trim().to_owned(),
+        std::fs::read_to_string(config.data_dir.join("jwt.key")).unwrap().trim().to_owned(),
     ));
-    same.data_dir = std::env::temp_dir().join(format!("switchboard-test-same-{}", uuid::Uuid::now_v7().simple()));
+    same.data_dir = elsewhere("same");
     same.secret_key = Some(switchboard_server::config::secrets::SecretValue::new(
-        std::fs::read_to_string(app.config.data_dir.join("secret.key")).unwrap().trim().to_owned(),
+        std::fs::read_to_string(config.data_dir.join("secret.key")).unwrap().trim().to_owned(),
     ));
-    if backend == Backend::Sqlite {
-        let err = TestApp::start(same).await.err().expect("a second SQLite server refuses to start");
-        assert!(err.to_string().contains("already running"), "{err}");
-        return;
-    }
     let second = TestApp::start(same).await.expect("an instance given the same secrets starts");
-    // Tokens of one instance are accepted by the other.
-    let (access, _) = app.owner_tokens().await;
-    assert_eq!(second.get("/api/v2/auth/me", &access).send().await.unwrap().status(), 200);
+    match running {
+        // Tokens of one instance are accepted by the other.
+        Ok(first) => {
+            let (access, _) = first.owner_tokens().await;
+            assert_eq!(second.get("/api/v2/auth/me", &access).send().await.unwrap().status(), 200);
+        }
+        // The first server's API key and secrets serve its successor.
+        Err(key) => assert_eq!(second.get("/api/v2/auth/me", &key).send().await.unwrap().status(), 200),
+    }
 }
 
 /// The real binary on a fresh data directory prints the credentials once, serves, and stops on SIGTERM.

@@ -114,23 +114,27 @@ pub struct Application {
 }
 
 /// On SQLite, one `serve` process per database file: the change feed and realtime pushes of a second
-/// process would never see the first one's commits (no NOTIFY). CLI commands do not take this lock.
-fn lock_sqlite_for_serving(db: &Db) -> anyhow::Result<Option<std::fs::File>> {
-    let Db::Sqlite(pool) = db else { return Ok(None) };
-    let path = pool.connect_options().get_filename().with_extension("serve.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+/// process would never see the first one's commits (no NOTIFY). CLI commands do not take this lock. Taken
+/// before connecting, so a second server refuses with this message instead of racing the first one's
+/// connection setup (switching a new file to WAL fails at once with "database is locked").
+fn lock_sqlite_for_serving(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(database) = switchboard_store::sqlite_file(&config.database_url)? else { return Ok(None) };
+    if database.starts_with(&config.data_dir) {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    }
+    let path = database.with_extension("serve.lock");
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| {
+            format!("cannot create {} beside the database (does its directory exist?)", path.display())
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
             "another `switchboard serve` is already running on this SQLite database ({}). SQLite supports one \
              server process; stop the other one, or use PostgreSQL (DATABASE_URL=postgres://…) to run several \
              instances",
-            pool.connect_options().get_filename().display()
+            database.display()
         ),
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
@@ -139,12 +143,12 @@ fn lock_sqlite_for_serving(db: &Db) -> anyhow::Result<Option<std::fs::File>> {
 impl Application {
     /// Connects, migrates, loads and checks the secrets, runs the first-start bootstrap, and binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let serve_lock = lock_sqlite_for_serving(&config)?;
         let db = connect_and_migrate(&config).await?;
         let keys = ServerKeys::load(config.jwt_secret.as_ref(), config.secret_key.as_ref(), &config.data_dir)
             .context("cannot load the server's secret keys")?;
         let (jwt_fp, enc_fp) = keys.fingerprints();
         workspaces::check_key_fingerprints(&db, &jwt_fp, &enc_fp).await.map_err(anyhow::Error::msg)?;
-        let serve_lock = lock_sqlite_for_serving(&db)?;
         let bootstrap = workspaces::bootstrap(&db, &config).await.map_err(app_error)?;
         let listener =
             TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;

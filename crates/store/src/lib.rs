@@ -15,7 +15,7 @@ mod test_files;
 pub use bound::{Binder, Bound, Script, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;
 pub use json_text::JsonText;
-pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, SqliteWriteTurn, Tx, backend_of};
+pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, SqliteWriteTurn, Tx, backend_of, sqlite_file};
 pub use sqlx;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.

@@ -341,9 +341,33 @@ pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
+/// The file a SQLite database URL opens, or `None` for PostgreSQL and in-memory SQLite.
+pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    if backend_of(url)? != Backend::Sqlite {
+        return Ok(None);
+    }
+    let options = SqliteConnectOptions::from_str(url)?;
+    let file = options.get_filename();
+    // sqlx names an in-memory database `file:sqlx-in-memory-N` (or keeps `:memory:`); `mode=memory` too.
+    let in_memory = file.to_str().is_some_and(|f| f == ":memory:" || f.starts_with("file:sqlx-in-memory-"))
+        || url.contains("mode=memory");
+    Ok((!in_memory).then(|| file.to_path_buf()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_file_names_the_file_of_a_file_database_only() {
+        let file = |url| sqlite_file(url).unwrap();
+        assert_eq!(file("sqlite:///var/lib/sb/switchboard.db"), Some("/var/lib/sb/switchboard.db".into()));
+        assert_eq!(file("sqlite://data/x.db?mode=rwc"), Some("data/x.db".into()));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite://x.db?mode=memory"), None);
+        assert_eq!(file("postgres://u@localhost/db"), None);
+        assert!(sqlite_file("mysql://x").is_err());
+    }
 
     /// The bundled SQLite is built with the query planner stability guarantee (`.cargo/config.toml`):
     /// without it cached statements are re-prepared whenever their bound values change.

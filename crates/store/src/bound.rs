@@ -216,6 +216,23 @@ impl Script {
         (&mut self.postgres, &mut self.error)
     }
 
+    /// Appends a statement written for PostgreSQL only, for what SQLite has no form of: arrays bound whole
+    /// (`UNNEST($2::text[], …)`, `= ANY($1)`, with `sqlx::postgres::PgBindIterExt::bind_iter`), which keep a
+    /// statement's text the same whatever the number of rows, so sqlx's statement cache serves it.
+    ///
+    /// # Panics
+    /// On a SQLite script: the caller picks this form by [`Script::backend`].
+    pub fn postgres_statement(
+        &mut self,
+        sql: String,
+        bind: impl for<'s> FnOnce(Binder<'s, sqlx::Postgres>) -> Binder<'s, sqlx::Postgres>,
+    ) {
+        assert_eq!(self.backend, Backend::Postgres, "a PostgreSQL statement in a SQLite script: {sql}");
+        let (args, error) = self.postgres_args();
+        let count = bind(Binder::new(args, error)).count();
+        self.end_statement(sql, count);
+    }
+
     #[doc(hidden)]
     pub fn end_statement(&mut self, sql: String, count: usize) {
         if !self.combine {

@@ -11,12 +11,14 @@ use serde::Serialize;
 use sqlx::encode::{Encode, IsNull};
 use sqlx::error::BoxDynError;
 use sqlx::postgres::types::Oid;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, Postgres};
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteArgumentsBuffer, SqliteTypeInfo};
 use sqlx::types::{Json, Type};
 
 /// PostgreSQL's `json` type (`pg_type.oid`, fixed since PostgreSQL 9.2).
 const JSON_OID: Oid = Oid(114);
+/// PostgreSQL's `json[]` type (`pg_type.oid`).
+const JSON_ARRAY_OID: Oid = Oid(199);
 
 /// A value bound as JSON text: PostgreSQL `json`, SQLite TEXT.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +27,13 @@ pub struct JsonText<T>(pub T);
 impl<T> Type<Postgres> for JsonText<T> {
     fn type_info() -> PgTypeInfo {
         PgTypeInfo::with_oid(JSON_OID)
+    }
+}
+
+/// Arrays of JSON text (`json[]`), for statements that insert many rows through `UNNEST`.
+impl<T> PgHasArrayType for JsonText<T> {
+    fn array_type_info() -> PgTypeInfo {
+        PgTypeInfo::with_oid(JSON_ARRAY_OID)
     }
 }
 

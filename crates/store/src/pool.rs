@@ -153,6 +153,11 @@ pub struct DbOptions {
     /// (`plan_cache_mode = force_generic_plan`) instead of planning every execution for its parameters. Only
     /// for pools whose statements have one plan that is right whatever the parameters (ADR 0009).
     pub postgres_generic_plans: bool,
+    /// PostgreSQL avoids whole-table scans where an index serves (`enable_seqscan = off`), for pools whose
+    /// statements all find rows by key. A plan cached on a connection while a table was nearly empty (a
+    /// fresh database) scans the table, and keeps scanning it as it grows until statistics change (the
+    /// next ANALYZE): on the write path that was a full scan of `contacts` per batch (ADR 0002).
+    pub postgres_keyed_plans: bool,
 }
 
 impl Default for DbOptions {
@@ -166,6 +171,7 @@ impl Default for DbOptions {
             sqlite_temp_store_memory: false,
             sqlite_mmap_bytes: 0,
             postgres_generic_plans: false,
+            postgres_keyed_plans: false,
         }
     }
 }
@@ -230,7 +236,7 @@ impl Db {
             }
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
-                let generic_plans = opts.postgres_generic_plans;
+                let (generic_plans, keyed_plans) = (opts.postgres_generic_plans, opts.postgres_keyed_plans);
                 let pool = PgPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
@@ -242,6 +248,12 @@ impl Db {
                         Box::pin(async move {
                             if generic_plans {
                                 sqlx::Executor::execute(&mut *conn, "SET plan_cache_mode = force_generic_plan").await?;
+                            }
+                            if keyed_plans {
+                                // JIT off too: a scan that must happen anyway is costed past `jit_above_cost`, and
+                                // compiling it took ~100 ms on every run.
+                                sqlx::Executor::execute(&mut *conn, "SET enable_seqscan = off").await?;
+                                sqlx::Executor::execute(&mut *conn, "SET jit = off").await?;
                             }
                             Ok(())
                         })

@@ -4,6 +4,7 @@
 use super::Contact;
 use super::agent::FlatContact;
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgBindIterExt;
 use sqlx::types::Json;
 use switchboard_domain::{ContactFields, EmailEntry, PhoneEntry, WorkspaceId};
 use switchboard_store::{Backend, Conn, Script, conn_run, statement};
@@ -202,6 +203,13 @@ pub async fn get(conn: &mut Conn<'_>, ws: WorkspaceId, id: Uuid) -> Result<Optio
 /// client-chosen id that another workspace uses, without showing that contact).
 pub async fn load_any(conn: &mut Conn<'_>, ids: &[Uuid]) -> Result<Vec<(WorkspaceId, Contact)>, sqlx::Error> {
     let mut out = Vec::with_capacity(ids.len());
+    if let Conn::Postgres(c) = conn {
+        // One array: the same statement text for any number of ids (prepared once per connection).
+        let sql = format!("SELECT c.workspace_id AS owner, {COLUMNS} FROM contacts c WHERE c.id = ANY($1::uuid[])");
+        let rows: Vec<OwnedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ids).fetch_all(&mut **c).await?;
+        out.extend(rows.into_iter().map(|r| (WorkspaceId(r.owner), Contact::from(r.contact))));
+        return Ok(out);
+    }
     for chunk in ids.chunks(1_000) {
         let sql = format!(
             "SELECT c.workspace_id AS owner, {COLUMNS} FROM contacts c WHERE c.id IN ({})",
@@ -261,6 +269,9 @@ pub fn upsert_statements(script: &mut Script, ws: WorkspaceId, contacts: &[&Cont
 
 fn contact_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) {
     let backend = script.backend();
+    if backend == Backend::Postgres {
+        return contact_arrays(script, ws, contacts, on_conflict);
+    }
     for chunk in contacts.chunks(500) {
         let rows = switchboard_store::value_rows(backend, chunk.len(), CONTACT_COLUMN_COUNT);
         let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES {rows} {on_conflict}");
@@ -280,6 +291,52 @@ fn contact_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact], on_
             q
         });
     }
+}
+
+/// [`contact_rows`] on PostgreSQL: one statement of column arrays, whose text is the same for any number of
+/// rows, so it is prepared once per connection (multi-row `VALUES` would be a new statement, parsed and
+/// described in an extra round trip, for each batch size).
+fn contact_arrays(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact], on_conflict: &str) {
+    if contacts.is_empty() {
+        return;
+    }
+    let sql = format!(
+        "INSERT INTO contacts ({CONTACT_COLUMNS}) SELECT r.id, $1::uuid, r.given_name, r.family_name, r.nickname, \
+         r.company, r.job_title, r.department, r.notes, r.labels, r.phones, r.emails, r.source, r.created_by, \
+         r.version, r.deleted_at, r.created_at, r.updated_at, r.sort_key, r.given_key, r.family_key, r.display_key \
+         FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], \
+         $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $13::text[], $14::text[], $15::int8[], \
+         $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], \
+         $22::text[]) AS r(id, given_name, family_name, nickname, company, job_title, department, notes, labels, \
+         phones, emails, source, created_by, version, deleted_at, created_at, updated_at, sort_key, given_key, \
+         family_key, display_key) {on_conflict}"
+    );
+    let keys: Vec<SortKeys> = contacts.iter().map(|c| SortKeys::of(c)).collect();
+    let column = |get: fn(&ContactFields) -> &Option<String>| contacts.iter().map(move |c| get(&c.fields).as_deref());
+    script.postgres_statement(sql, |q| {
+        q.bind(ws.0)
+            .bind(contacts.iter().map(|c| c.id).bind_iter())
+            .bind(column(|f| &f.given_name).bind_iter())
+            .bind(column(|f| &f.family_name).bind_iter())
+            .bind(column(|f| &f.nickname).bind_iter())
+            .bind(column(|f| &f.company).bind_iter())
+            .bind(column(|f| &f.job_title).bind_iter())
+            .bind(column(|f| &f.department).bind_iter())
+            .bind(column(|f| &f.notes).bind_iter())
+            .bind(contacts.iter().map(|c| Json(&c.fields.labels)).bind_iter())
+            .bind(contacts.iter().map(|c| Json(&c.fields.phones)).bind_iter())
+            .bind(contacts.iter().map(|c| Json(&c.fields.emails)).bind_iter())
+            .bind(contacts.iter().map(|c| c.source.as_str()).bind_iter())
+            .bind(contacts.iter().map(|c| c.created_by.as_str()).bind_iter())
+            .bind(contacts.iter().map(|c| c.version).bind_iter())
+            .bind(contacts.iter().map(|c| c.deleted_at).bind_iter())
+            .bind(contacts.iter().map(|c| c.created_at).bind_iter())
+            .bind(contacts.iter().map(|c| c.updated_at).bind_iter())
+            .bind(keys.iter().map(|k| k.sort.as_str()).bind_iter())
+            .bind(keys.iter().map(|k| k.given.as_deref()).bind_iter())
+            .bind(keys.iter().map(|k| k.family.as_deref()).bind_iter())
+            .bind(keys.iter().map(SortKeys::display).bind_iter())
+    });
 }
 
 /// The folded keys a contact is sorted and searched by in phone directories (`switchboard_domain::fold`):
@@ -380,6 +437,28 @@ pub async fn replace_phones(
 pub fn phone_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     let rows: Vec<(Uuid, usize, &PhoneEntry)> =
         contacts.iter().flat_map(|c| c.fields.phones.iter().enumerate().map(|(i, p)| (c.id, i, p))).collect();
+    if script.backend() == Backend::Postgres {
+        // Column arrays, one statement text for any number of rows (see `contact_arrays`).
+        if !rows.is_empty() {
+            let sql = "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, \
+                       kind, digits_rev) SELECT r.contact_id, r.position, $1::uuid, r.raw, r.e164, r.extension, \
+                       r.digits, r.kind, r.digits_rev FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[], \
+                       $6::text[], $7::text[], $8::text[], $9::text[]) \
+                       AS r(contact_id, position, raw, e164, extension, digits, kind, digits_rev)";
+            script.postgres_statement(sql.to_owned(), |q| {
+                q.bind(ws.0)
+                    .bind(rows.iter().map(|(id, _, _)| *id).bind_iter())
+                    .bind(rows.iter().map(|(_, i, _)| *i as i32).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| p.raw.as_str()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| p.e164.as_deref()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| p.extension.as_deref()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| p.digits.as_str()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| p.kind.as_str()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, p)| reversed(&p.digits)).bind_iter())
+            });
+        }
+        return;
+    }
     for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_phones (contact_id, position, workspace_id, raw, e164, extension, digits, kind, digits_rev) \
@@ -414,6 +493,21 @@ pub async fn replace_emails(
 pub fn email_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
     let rows: Vec<(Uuid, usize, &EmailEntry)> =
         contacts.iter().flat_map(|c| c.fields.emails.iter().enumerate().map(|(i, e)| (c.id, i, e))).collect();
+    if script.backend() == Backend::Postgres {
+        if !rows.is_empty() {
+            let sql = "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) \
+                       SELECT r.contact_id, r.position, $1::uuid, r.address, r.kind \
+                       FROM UNNEST($2::uuid[], $3::int4[], $4::text[], $5::text[]) AS r(contact_id, position, address, kind)";
+            script.postgres_statement(sql.to_owned(), |q| {
+                q.bind(ws.0)
+                    .bind(rows.iter().map(|(id, _, _)| *id).bind_iter())
+                    .bind(rows.iter().map(|(_, i, _)| *i as i32).bind_iter())
+                    .bind(rows.iter().map(|(_, _, e)| e.address.as_str()).bind_iter())
+                    .bind(rows.iter().map(|(_, _, e)| e.kind.as_str()).bind_iter())
+            });
+        }
+        return;
+    }
     for chunk in rows.chunks(1_000) {
         let sql = format!(
             "INSERT INTO contact_emails (contact_id, position, workspace_id, address, kind) VALUES {}",
@@ -430,6 +524,13 @@ pub fn email_rows(script: &mut Script, ws: WorkspaceId, contacts: &[&Contact]) {
 
 /// Deletes the rows of `table` (`contact_phones` or `contact_emails`) of `contacts`.
 pub fn delete_children(script: &mut Script, table: &'static str, contacts: &[&Contact]) {
+    if script.backend() == Backend::Postgres {
+        if !contacts.is_empty() {
+            let sql = format!("DELETE FROM {table} WHERE contact_id = ANY($1::uuid[])");
+            script.postgres_statement(sql, |q| q.bind(contacts.iter().map(|c| c.id).bind_iter()));
+        }
+        return;
+    }
     for chunk in contacts.chunks(1_000) {
         let list = switchboard_store::placeholders(script.backend(), 1, chunk.len());
         let sql = format!("DELETE FROM {table} WHERE contact_id IN ({list})");

@@ -122,6 +122,9 @@ const CHANGE_COLUMNS: &str = "version, entity_type, entity_id, op, actor_kind, a
 /// Appends to `script` the statements recording changes (inside the writer's transaction), many rows each.
 pub fn record_statements(script: &mut Script, ws: WorkspaceId, changes: &[Change]) {
     const COLS: usize = 13;
+    if script.backend() == switchboard_store::Backend::Postgres {
+        return record_arrays(script, ws, changes);
+    }
     for chunk in changes.chunks(1_000) {
         let rows = switchboard_store::value_rows(script.backend(), chunk.len(), COLS);
         let sql = format!(
@@ -139,6 +142,37 @@ pub fn record_statements(script: &mut Script, ws: WorkspaceId, changes: &[Change
             q
         });
     }
+}
+
+/// [`record_statements`] on PostgreSQL: column arrays, one statement text for any number of rows, so it is
+/// prepared once per connection.
+fn record_arrays(script: &mut Script, ws: WorkspaceId, changes: &[Change]) {
+    use sqlx::postgres::PgBindIterExt;
+    if changes.is_empty() {
+        return;
+    }
+    let sql = "INSERT INTO changes (workspace_id, version, entity_type, entity_id, op, actor_kind, actor_id, \
+               actor_label, device_id, mutation_id, origin, fields, created_at) \
+               SELECT $1::uuid, r.version, r.entity_type, r.entity_id, r.op, r.actor_kind, r.actor_id, \
+               r.actor_label, r.device_id, r.mutation_id, r.origin, r.fields, r.created_at \
+               FROM UNNEST($2::int8[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::uuid[], $8::text[], \
+               $9::text[], $10::text[], $11::text[], $12::json[], $13::timestamptz[]) AS r(version, entity_type, \
+               entity_id, op, actor_kind, actor_id, actor_label, device_id, mutation_id, origin, fields, created_at)";
+    script.postgres_statement(sql.to_owned(), |q| {
+        q.bind(ws.0)
+            .bind(changes.iter().map(|c| c.version).bind_iter())
+            .bind(changes.iter().map(|c| c.entity_type.as_str()).bind_iter())
+            .bind(changes.iter().map(|c| c.entity_id).bind_iter())
+            .bind(changes.iter().map(|c| c.op.as_str()).bind_iter())
+            .bind(changes.iter().map(|c| c.actor_kind.as_str()).bind_iter())
+            .bind(changes.iter().map(|c| c.actor_id).bind_iter())
+            .bind(changes.iter().map(|c| c.actor_label.as_str()).bind_iter())
+            .bind(changes.iter().map(|c| c.device_id.as_deref()).bind_iter())
+            .bind(changes.iter().map(|c| c.mutation_id.as_deref()).bind_iter())
+            .bind(changes.iter().map(|c| c.origin.as_str()).bind_iter())
+            .bind(changes.iter().map(|c| switchboard_store::JsonText(&c.fields)).bind_iter())
+            .bind(changes.iter().map(|c| c.created_at).bind_iter())
+    });
 }
 
 /// Changes of `ws` after `after`, in version order, at most `limit`.

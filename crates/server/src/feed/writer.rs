@@ -276,6 +276,7 @@ impl Writers {
             // Checkpoints by the `Checkpointer` below, statement journals in memory (see `DbOptions`).
             sqlite_autocheckpoint_pages: 0,
             sqlite_temp_store_memory: true,
+            postgres_keyed_plans: true,
             ..options.clone()
         };
         let url = url.to_owned();
@@ -345,7 +346,10 @@ async fn run(
         }
         metrics::histogram!("feed_group_commit_requests").record(jobs.len() as f64);
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
-        match batch::apply(&db, ws, feed.instance, &requests, &settings).await {
+        let started = std::time::Instant::now();
+        let applied = batch::apply(&db, ws, feed.instance, &requests, &settings).await;
+        metrics::histogram!("feed_group_commit_seconds").record(started.elapsed().as_secs_f64());
+        match applied {
             Ok(batch::Committed { results, start, version, events }) => {
                 if let Some(checkpointer) = &checkpointer {
                     checkpointer.committed();

@@ -465,15 +465,21 @@ impl Batch {
         let old_phones: Vec<&Contact> = phones.iter().copied().filter(is_update).collect();
         let old_emails: Vec<&Contact> = emails.iter().copied().filter(is_update).collect();
         let (backend, ws) = (conn.backend(), self.ws);
-        let parameters = touched.len() * store::CONTACT_COLUMN_COUNT
-            + phones.iter().map(|c| c.fields.phones.len() * 9).sum::<usize>()
-            + emails.iter().map(|c| c.fields.emails.len() * 5).sum::<usize>()
-            + self.changes.len() * 13;
-        // PostgreSQL keeps one statement per table for now: a combined statement's text changes with the batch's
-        // shape, so sqlx prepares it afresh (Parse/Describe, then Bind/Execute) and PostgreSQL plans it every
-        // time; measured on the agent workload it was ~8 % slower there (bench/README.md, 2026-12-03), while on
-        // SQLite its write tail was lower. Constant statements (arrays through UNNEST) would let it be combined.
-        if backend == switchboard_store::Backend::Sqlite && links.is_empty() && parameters <= COMBINED_MAX_PARAMETERS {
+        // One round trip for the whole write when it fits one statement: always on PostgreSQL, whose statements
+        // bind column arrays (a constant text per combination of parts, so sqlx's statement cache serves it and
+        // PostgreSQL does not parse it again); on SQLite up to its parameter limit. Google link writes keep
+        // their own statements.
+        let fits = match backend {
+            switchboard_store::Backend::Postgres => true,
+            switchboard_store::Backend::Sqlite => {
+                let parameters = touched.len() * store::CONTACT_COLUMN_COUNT
+                    + phones.iter().map(|c| c.fields.phones.len() * 9).sum::<usize>()
+                    + emails.iter().map(|c| c.fields.emails.len() * 5).sum::<usize>()
+                    + self.changes.len() * 13;
+                parameters <= COMBINED_MAX_PARAMETERS
+            }
+        };
+        if links.is_empty() && fits {
             if !old_phones.is_empty() || !old_emails.is_empty() {
                 let mut deletes = Script::combined(backend);
                 store::delete_children(&mut deletes, "contact_phones", &old_phones);

@@ -225,14 +225,25 @@ impl Db {
                     .foreign_keys(true);
                 let options =
                     if opts.sqlite_temp_store_memory { options.pragma("temp_store", "memory") } else { options };
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(opts.max_connections.max(2))
-                    .acquire_timeout(opts.acquire_timeout)
-                    .test_before_acquire(false)
-                    .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
-                    .connect_with(options)
-                    .await?;
-                Ok(Db::Sqlite(pool))
+                // A file that another process is switching to WAL at this moment answers "database is locked"
+                // at once, without waiting on the busy timeout: try again within that timeout.
+                let deadline = std::time::Instant::now() + opts.sqlite_busy_timeout;
+                loop {
+                    let connected = SqlitePoolOptions::new()
+                        .max_connections(opts.max_connections.max(2))
+                        .acquire_timeout(opts.acquire_timeout)
+                        .test_before_acquire(false)
+                        .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+                        .connect_with(options.clone())
+                        .await;
+                    match connected {
+                        Ok(pool) => return Ok(Db::Sqlite(pool)),
+                        Err(e) if is_sqlite_busy(&e) && std::time::Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             }
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url)?.application_name("switchboard");
@@ -353,6 +364,12 @@ pub fn backend_of(url: &str) -> Result<Backend, StoreError> {
     }
 }
 
+/// SQLite's `SQLITE_BUSY` ("database is locked"), extended codes included.
+fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else { return false };
+    db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| c & 0xff == 5)
+}
+
 /// The file a SQLite database URL opens, or `None` for PostgreSQL and in-memory SQLite.
 pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
     if backend_of(url)? != Backend::Sqlite {
@@ -426,6 +443,27 @@ mod tests {
         let db = Db::connect(&url, &DbOptions::default()).await.unwrap();
         assert_eq!(mmap_size(&db).await, 0, "SQLite's default");
         db.close().await;
+    }
+
+    /// Processes that open a new SQLite file at the same moment (a server starting and a CLI command) all
+    /// connect: switching the file to WAL can fail at once with "database is locked" (SQLite does not wait on
+    /// its busy timeout there), and `connect` tries again within that timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_new_file_opened_at_once_by_several_connects() {
+        let dir = crate::test_files::TestDir::new("race");
+        for round in 0..20 {
+            let url = dir.sqlite_url(&format!("race-{round}.db"));
+            let connects: Vec<_> = (0..4)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { Db::connect(&url, &DbOptions::default()).await })
+                })
+                .collect();
+            for connect in connects {
+                let db = connect.await.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+                db.close().await;
+            }
+        }
     }
 
     /// This process's writers of one SQLite file take turns, whichever pool they use: a second transaction

@@ -131,12 +131,12 @@ impl<'a> FlatView<'a> {
     }
 }
 
-/// A flat contact of a delta page: shared from the window of recent changes (serialised through
-/// [`FlatView`], no copy) or read from the database's flat projection.
+/// A flat contact of a delta page: shared from the window of recent changes (the event's JSON, serialised
+/// once for every device that reads it) or read from the database's flat projection.
 #[derive(Debug, Clone)]
 pub enum FlatItem {
-    /// From memory.
-    Shared(std::sync::Arc<Contact>),
+    /// From memory: the change event holding the contact's latest state.
+    Shared(std::sync::Arc<crate::feed::tail::FeedEvent>),
     /// From the database.
     Read(FlatContact),
 }
@@ -144,7 +144,10 @@ pub enum FlatItem {
 impl Serialize for FlatItem {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            FlatItem::Shared(c) => FlatView::of(c).serialize(serializer),
+            FlatItem::Shared(event) => match event.flat_json() {
+                Some(json) => json.serialize(serializer),
+                None => FlatView::of(&event.contact).serialize(serializer),
+            },
             FlatItem::Read(c) => c.serialize(serializer),
         }
     }
@@ -551,5 +554,30 @@ mod tests {
         let owned = serde_json::to_value(FlatContact::from(&contact)).unwrap();
         assert_eq!(serde_json::to_value(FlatView::of(&contact)).unwrap(), owned);
         assert_eq!(owned["phone_secondary"], "202");
+        // From the window of recent changes: the event's JSON, made once and answered as is.
+        let view = serde_json::to_string(&FlatView::of(&contact)).unwrap();
+        let change = crate::feed::Change {
+            version: 7,
+            entity_type: "contact".into(),
+            entity_id: contact.id,
+            op: "update".into(),
+            actor_kind: "agent".into(),
+            actor_id: None,
+            actor_label: "AG1".into(),
+            device_id: None,
+            mutation_id: None,
+            origin: "api".into(),
+            fields: serde_json::json!({}),
+            created_at: Utc::now(),
+        };
+        let event = std::sync::Arc::new(crate::feed::tail::event(
+            switchboard_domain::WorkspaceId(Uuid::nil()),
+            change,
+            std::sync::Arc::new(contact),
+        ));
+        let shared = FlatItem::Shared(event.clone());
+        assert_eq!(serde_json::to_value(&shared).unwrap(), owned);
+        assert!(event.flat.get().is_some(), "kept for the next page");
+        assert_eq!(serde_json::to_string(&shared).unwrap(), view, "the same bytes, fields in the same order");
     }
 }

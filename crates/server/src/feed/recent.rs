@@ -14,7 +14,6 @@
 //! has committed versions it does not hold yet, so a device always reads its own writes here.
 
 use super::tail::FeedEvent;
-use crate::contacts::Contact;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use switchboard_domain::WorkspaceId;
@@ -66,8 +65,9 @@ pub struct Recent {
 
 /// A delta answered from memory.
 pub struct RecentPage {
-    /// Distinct contacts changed after the cursor, in version order.
-    pub contacts: Vec<Arc<Contact>>,
+    /// For each distinct contact changed after the cursor, the event holding its latest state, in the order
+    /// of those states' versions.
+    pub events: Vec<Arc<FeedEvent>>,
     /// Every change up to this version is accounted for.
     pub through: i64,
 }
@@ -167,25 +167,26 @@ impl Recent {
         {
             return None;
         }
-        let mut latest: HashMap<Uuid, Arc<Contact>> = HashMap::new();
+        let mut latest: HashMap<Uuid, &Arc<FeedEvent>> = HashMap::new();
         for event in window.entries.range(cursor + 1..).map(|(_, e)| e) {
-            let slot = latest.entry(event.contact.id).or_insert_with(|| event.contact.clone());
-            if slot.version < event.contact.version {
-                *slot = event.contact.clone();
+            let slot = latest.entry(event.contact.id).or_insert(event);
+            if slot.contact.version < event.contact.version {
+                *slot = event;
             }
             if latest.len() > limit {
                 return None;
             }
         }
-        let mut contacts: Vec<Arc<Contact>> = latest.into_values().collect();
-        contacts.sort_by_key(|c| c.version);
-        Some(RecentPage { contacts, through: window.through })
+        let mut events: Vec<Arc<FeedEvent>> = latest.into_values().cloned().collect();
+        events.sort_by_key(|e| e.contact.version);
+        Some(RecentPage { events, through: window.through })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contacts::Contact;
     use crate::feed::ChangeOp;
     use chrono::Utc;
 
@@ -209,6 +210,7 @@ mod tests {
             author: "t".into(),
             device: None,
             origin: "api".into(),
+            flat: Default::default(),
         }
     }
 
@@ -222,9 +224,9 @@ mod tests {
         assert!(recent.committed(ws, 10, 13, vec![event(1, 11), event(2, 12), event(1, 13)], &tx));
         let page = recent.page(ws, 10, 10).unwrap();
         assert_eq!(page.through, 13);
-        let got: Vec<(u128, i64)> = page.contacts.iter().map(|c| (c.id.as_u128(), c.version)).collect();
+        let got: Vec<(u128, i64)> = page.events.iter().map(|e| (e.contact.id.as_u128(), e.contact.version)).collect();
         assert_eq!(got, [(2, 12), (1, 13)], "each contact once, latest state, version order");
-        assert_eq!(recent.page(ws, 13, 10).unwrap().contacts.len(), 0, "caught up");
+        assert_eq!(recent.page(ws, 13, 10).unwrap().events.len(), 0, "caught up");
         assert!(recent.page(ws, 9, 10).is_none(), "before the window: the database answers");
         assert!(recent.page(ws, 14, 10).is_none(), "ahead of the window: the database answers");
         assert!(recent.page(ws, 10, 1).is_none(), "more than a page: the database answers");
@@ -240,7 +242,7 @@ mod tests {
         assert!(recent.page(ws, 13, 10).is_none(), "own commit not held yet: the database answers");
         recent.tailed(ws, 13, 15, vec![event(4, 14), event(3, 15)], &tx);
         assert_eq!([14, 15].map(|_| rx.try_recv().unwrap().version), [14, 15]);
-        assert_eq!(recent.page(ws, 13, 10).unwrap().contacts.len(), 2);
+        assert_eq!(recent.page(ws, 13, 10).unwrap().events.len(), 2);
     }
 
     #[test]
@@ -253,6 +255,6 @@ mod tests {
         recent.tailed(ws, 5, 9, vec![event(1, 8), event(1, 9)], &tx);
         assert_eq!([8, 9].map(|_| rx.try_recv().unwrap().version), [8, 9]);
         assert_eq!(recent.through(ws), Some(9));
-        assert_eq!(recent.page(ws, 5, 10).unwrap().contacts.len(), 1);
+        assert_eq!(recent.page(ws, 5, 10).unwrap().events.len(), 1);
     }
 }

@@ -35,6 +35,20 @@ pub struct FeedEvent {
     pub device: Option<String>,
     /// Where it came from.
     pub origin: String,
+    /// The contact in the agent API's flat shape, serialised the first time a delta page needs it
+    /// ([`FeedEvent::flat_json`]).
+    pub flat: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
+}
+
+impl FeedEvent {
+    /// The contact in the agent API's flat shape as JSON, serialised once: every device's delta page that
+    /// includes this change answers with the same bytes (`None` if it could not be serialised, never
+    /// expected: the caller then serialises the contact itself).
+    pub fn flat_json(&self) -> Option<&serde_json::value::RawValue> {
+        self.flat
+            .get_or_init(|| serde_json::value::to_raw_value(&crate::contacts::agent::FlatView::of(&self.contact)).ok())
+            .as_deref()
+    }
 }
 
 /// The local fan-out point of the feed.
@@ -235,5 +249,6 @@ pub fn event(ws: WorkspaceId, change: Change, contact: Arc<Contact>) -> FeedEven
         author: change.actor_label,
         device: change.device_id,
         origin: change.origin,
+        flat: std::sync::OnceLock::new(),
     }
 }

@@ -9,6 +9,7 @@ use crate::auth::{Actor, Principal};
 use crate::contacts::agent::FlatItem;
 use crate::contacts::{Contact, store};
 use crate::error::AppError;
+use crate::feed::tail::FeedEvent;
 use crate::state::AppState;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -72,7 +73,7 @@ impl Versioned for Arc<Contact> {
 impl Versioned for FlatItem {
     fn version(&self) -> i64 {
         match self {
-            FlatItem::Shared(c) => c.version,
+            FlatItem::Shared(e) => e.contact.version,
             FlatItem::Read(c) => c.version,
         }
     }
@@ -89,7 +90,7 @@ pub async fn delta(
     after: i64,
     limit: i64,
 ) -> Result<DeltaPage<Arc<Contact>>, AppError> {
-    if let Some(page) = from_window(state, principal, after, limit, |c| c) {
+    if let Some(page) = from_window(state, principal, after, limit, |e| e.contact.clone()) {
         return Ok(page);
     }
     let mut pooled = state.db.acquire().await?;
@@ -123,12 +124,12 @@ fn from_window<T>(
     principal: &Principal,
     after: i64,
     limit: i64,
-    shape: impl Fn(Arc<Contact>) -> T,
+    shape: impl Fn(Arc<FeedEvent>) -> T,
 ) -> Option<DeltaPage<T>> {
     let page = state.feed.recent.page(principal.workspace_id, after, limit as usize)?;
-    record_sync(state, principal, page.through, page.contacts.len());
+    record_sync(state, principal, page.through, page.events.len());
     let through = page.through;
-    let contacts = page.contacts.into_iter().map(shape).collect();
+    let contacts = page.events.into_iter().map(shape).collect();
     Some(DeltaPage { contacts, current_version: through, has_more: false, next_version: through })
 }
 

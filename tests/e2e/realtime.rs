@@ -264,6 +264,7 @@ async fn server_sent_events_resume_from_last_event_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let key = app.api_key.clone();
     let mut live = app.get("/api/v1/events", &key).send().await.unwrap();
+    let mut other = app.get("/api/v1/events", &key).send().await.unwrap();
     assert_eq!(live.status(), 200);
     assert!(live.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let mut buffer = String::new();
@@ -274,7 +275,14 @@ async fn server_sent_events_resume_from_last_event_id(backend: Backend) {
     assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(events[0].1, "contact_created");
     assert_eq!(events[0].2["contact"]["given_name"], "S0", "the canonical contact");
-    drop(live);
+    assert_eq!(events[0].2["version"], 1);
+    assert_eq!(events[0].2["contact"]["version"], 1);
+    assert!(events[0].2["created_by"].as_str().is_some_and(|s| !s.is_empty()), "{}", events[0].2);
+    assert_eq!(events[0].2["origin"], "api");
+    // Every stream gets the same events, to the byte once parsed.
+    let mut other_buffer = String::new();
+    assert_eq!(read_sse(&mut other, &mut other_buffer, 3).await, events);
+    drop((live, other));
 
     // Changes while away are replayed after Last-Event-ID, then live ones follow.
     app.post("/api/v1/contacts", &key, &json!({"given_name": "S3"})).send().await.unwrap();

@@ -211,6 +211,7 @@ mod tests {
             device: None,
             origin: "api".into(),
             flat: Default::default(),
+            sse: Default::default(),
         }
     }
 

@@ -38,6 +38,8 @@ pub struct FeedEvent {
     /// The contact in the agent API's flat shape, serialised the first time a delta page needs it
     /// ([`FeedEvent::flat_json`]).
     pub flat: std::sync::OnceLock<Option<Box<serde_json::value::RawValue>>>,
+    /// The event's Server-Sent Events data, made the first time a stream sends it ([`FeedEvent::sse_data`]).
+    pub sse: std::sync::OnceLock<String>,
 }
 
 impl FeedEvent {
@@ -48,6 +50,25 @@ impl FeedEvent {
         self.flat
             .get_or_init(|| serde_json::value::to_raw_value(&crate::contacts::agent::FlatView::of(&self.contact)).ok())
             .as_deref()
+    }
+
+    /// The `data` of this event on `/api/v1/events`, serialised once for every stream that sends it.
+    pub fn sse_data(&self) -> &str {
+        #[derive(serde::Serialize)]
+        struct Data<'a> {
+            contact: &'a Contact,
+            version: i64,
+            created_by: &'a str,
+            origin: &'a str,
+        }
+        self.sse.get_or_init(|| {
+            let data =
+                Data { contact: &self.contact, version: self.version, created_by: &self.author, origin: &self.origin };
+            serde_json::to_string(&data).unwrap_or_else(|e| {
+                tracing::error!(error = %e, version = self.version, "cannot serialise a change for SSE");
+                "{}".to_owned()
+            })
+        })
     }
 }
 
@@ -250,5 +271,6 @@ pub fn event(ws: WorkspaceId, change: Change, contact: Arc<Contact>) -> FeedEven
         device: change.device_id,
         origin: change.origin,
         flat: std::sync::OnceLock::new(),
+        sse: std::sync::OnceLock::new(),
     }
 }

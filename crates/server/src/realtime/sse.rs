@@ -13,7 +13,6 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Deserialize;
-use serde_json::json;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -128,6 +127,5 @@ fn to_sse(e: &FeedEvent) -> Event {
         ChangeOp::Update => "contact_updated",
         ChangeOp::Delete => "contact_deleted",
     };
-    let data = json!({"contact": &*e.contact, "version": e.version, "created_by": e.author, "origin": e.origin});
-    Event::default().id(e.version.to_string()).event(name).data(data.to_string())
+    Event::default().id(e.version.to_string()).event(name).data(e.sse_data())
 }

@@ -120,8 +120,7 @@ pub struct Binder<'s, DB: sqlx::Database> {
 }
 
 impl<'s, DB: sqlx::Database> Binder<'s, DB> {
-    #[doc(hidden)]
-    pub fn new(args: &'s mut DB::Arguments, error: &'s mut Option<sqlx::error::BoxDynError>) -> Self {
+    fn new(args: &'s mut DB::Arguments, error: &'s mut Option<sqlx::error::BoxDynError>) -> Self {
         Self { args, error, count: 0 }
     }
 
@@ -138,8 +137,7 @@ impl<'s, DB: sqlx::Database> Binder<'s, DB> {
         self
     }
 
-    #[doc(hidden)]
-    pub fn count(&self) -> usize {
+    fn count(&self) -> usize {
         self.count
     }
 }
@@ -152,23 +150,12 @@ macro_rules! statement {
     ($script:expr, $sql:expr, $q:ident => $body:expr) => {{
         let script: &mut $crate::Script = $script;
         let sql: String = $sql;
-        let count = match script.backend() {
-            $crate::Backend::Sqlite => {
-                let (args, error) = script.sqlite_args();
-                #[allow(unused_mut)]
-                let mut $q = $crate::Binder::<$crate::sqlx::Sqlite>::new(args, error);
-                let bound: $crate::Binder<'_, $crate::sqlx::Sqlite> = $body;
-                bound.count()
-            }
-            $crate::Backend::Postgres => {
-                let (args, error) = script.postgres_args();
-                #[allow(unused_mut)]
-                let mut $q = $crate::Binder::<$crate::sqlx::Postgres>::new(args, error);
-                let bound: $crate::Binder<'_, $crate::sqlx::Postgres> = $body;
-                bound.count()
-            }
-        };
-        script.end_statement(sql, count);
+        match script.backend() {
+            #[allow(unused_mut)]
+            $crate::Backend::Sqlite => script.sqlite_statement(sql, |mut $q| $body),
+            #[allow(unused_mut)]
+            $crate::Backend::Postgres => script.postgres_statement(sql, |mut $q| $body),
+        }
     }};
 }
 
@@ -202,18 +189,19 @@ impl Script {
         self.backend
     }
 
+    /// The SQLite form of [`statement!`](crate::statement) (the macro picks it by backend).
+    ///
+    /// # Panics
+    /// On a PostgreSQL script.
     #[doc(hidden)]
-    pub fn sqlite_args(
+    pub fn sqlite_statement(
         &mut self,
-    ) -> (&mut <sqlx::Sqlite as sqlx::Database>::Arguments, &mut Option<sqlx::error::BoxDynError>) {
-        (&mut self.sqlite, &mut self.error)
-    }
-
-    #[doc(hidden)]
-    pub fn postgres_args(
-        &mut self,
-    ) -> (&mut <sqlx::Postgres as sqlx::Database>::Arguments, &mut Option<sqlx::error::BoxDynError>) {
-        (&mut self.postgres, &mut self.error)
+        sql: String,
+        bind: impl for<'s> FnOnce(Binder<'s, sqlx::Sqlite>) -> Binder<'s, sqlx::Sqlite>,
+    ) {
+        assert_eq!(self.backend, Backend::Sqlite, "a SQLite statement in a PostgreSQL script: {sql}");
+        let count = bind(Binder::new(&mut self.sqlite, &mut self.error)).count();
+        self.end_statement(sql, count);
     }
 
     /// Appends a statement written for PostgreSQL only, for what SQLite has no form of: arrays bound whole
@@ -228,13 +216,11 @@ impl Script {
         bind: impl for<'s> FnOnce(Binder<'s, sqlx::Postgres>) -> Binder<'s, sqlx::Postgres>,
     ) {
         assert_eq!(self.backend, Backend::Postgres, "a PostgreSQL statement in a SQLite script: {sql}");
-        let (args, error) = self.postgres_args();
-        let count = bind(Binder::new(args, error)).count();
+        let count = bind(Binder::new(&mut self.postgres, &mut self.error)).count();
         self.end_statement(sql, count);
     }
 
-    #[doc(hidden)]
-    pub fn end_statement(&mut self, sql: String, count: usize) {
+    fn end_statement(&mut self, sql: String, count: usize) {
         if !self.combine {
             let (sqlite, postgres) = (std::mem::take(&mut self.sqlite), std::mem::take(&mut self.postgres));
             let bound = match (self.error.take(), self.backend) {

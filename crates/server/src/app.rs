@@ -32,12 +32,18 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Connects to the configured database and applies pending migrations.
-pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
+/// Creates the data directory when the database is SQLite (its default file lives there).
+fn create_data_dir_for_sqlite(config: &Config) -> anyhow::Result<()> {
     if config.database_url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     }
+    Ok(())
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
+    create_data_dir_for_sqlite(config)?;
     let db = connect(config, &db_options(config)).await?;
     db.migrate().await.context("database migration failed")?;
     let filled = crate::contacts::store::backfill_directory_keys(&db).await.context("cannot fill directory keys")?;
@@ -119,10 +125,7 @@ pub struct Application {
 /// connection setup (switching a new file to WAL fails at once with "database is locked").
 fn lock_sqlite_for_serving(config: &Config) -> anyhow::Result<Option<std::fs::File>> {
     let Some(database) = switchboard_store::sqlite_file(&config.database_url)? else { return Ok(None) };
-    if database.starts_with(&config.data_dir) {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    }
+    create_data_dir_for_sqlite(config)?;
     let path = database.with_extension("serve.lock");
     let file =
         std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).with_context(|| {

@@ -430,10 +430,11 @@ impl Batch {
     /// changed phone and email lists, the feed rows, `links` (their accounts locked already) and the workspace's
     /// new version.
     ///
-    /// On SQLite, a small batch without links (every interactive write) is one round trip ([`Script::combined`]), plus one
-    /// first when an update replaced phone or email lists (their old rows are deleted before the new ones are
-    /// inserted, which one combined statement cannot order). A larger one builds each statement while the
-    /// database runs the one before ([`switchboard_store::run_overlapped`]).
+    /// A batch without links is one round trip ([`Script::combined`]: on PostgreSQL always, on SQLite up to
+    /// its parameter limit, which every interactive write is under), plus one first when an update replaced
+    /// phone or email lists (their old rows are deleted before the new ones are inserted, which one combined
+    /// statement cannot order). Otherwise each statement is built while the database runs the one before
+    /// ([`switchboard_store::run_overlapped`]).
     async fn write(
         &self,
         conn: &mut Conn<'_>,

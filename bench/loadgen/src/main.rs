@@ -131,6 +131,10 @@ struct AgentArgs {
     /// because the previous answer came late is timed from when it was due (no coordinated omission).
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
+    /// Also write every request to this CSV file (device, kind, start and latency in ms from the run's
+    /// start, server ms): shows whether slow answers come together (a stall) or alone.
+    #[arg(long)]
+    timeline: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -434,15 +438,44 @@ impl Kind {
 
 /// Per-kind statistics of one connection (or, merged, of the run).
 #[derive(Default)]
-struct Stats(BTreeMap<&'static str, Kind>);
+struct Stats(BTreeMap<&'static str, Kind>, Option<Timeline>);
+
+/// Every request of a run, for `--timeline`: times since `origin`.
+struct Timeline {
+    origin: Instant,
+    device: usize,
+    samples: Vec<Sample>,
+}
+
+struct Sample {
+    device: usize,
+    kind: &'static str,
+    start: Duration,
+    latency: Duration,
+    server_ms: Option<f64>,
+}
 
 impl Stats {
+    /// Statistics that also keep every request of `device` (`--timeline`).
+    fn with_timeline(origin: Instant, device: usize) -> Self {
+        Self(BTreeMap::new(), Some(Timeline { origin, device, samples: Vec::new() }))
+    }
+
     fn kind(&mut self, name: &'static str) -> &mut Kind {
         self.0.entry(name).or_insert_with(Kind::new)
     }
 
     /// Records one request; a non-2xx answer or a transport error counts as an error and is shown.
     fn record(&mut self, name: &'static str, started: Instant, what: &str, answer: &Result<Answer>) {
+        if let Some(t) = &mut self.1 {
+            t.samples.push(Sample {
+                device: t.device,
+                kind: name,
+                start: started.saturating_duration_since(t.origin),
+                latency: started.elapsed(),
+                server_ms: answer.as_ref().ok().and_then(|a| a.server_ms),
+            });
+        }
         match answer {
             Ok(a) => {
                 self.kind(name).record(started, Some(a));
@@ -458,6 +491,12 @@ impl Stats {
     }
 
     fn merge(&mut self, other: Stats) {
+        if let Some(theirs) = other.1 {
+            match &mut self.1 {
+                Some(ours) => ours.samples.extend(theirs.samples),
+                None => self.1 = Some(theirs),
+            }
+        }
         for (name, kind) in other.0 {
             match self.0.get_mut(name) {
                 Some(k) => k.merge(&kind),
@@ -671,6 +710,8 @@ async fn agent(a: AgentArgs) -> Result<Value> {
     // Everyone connects and reads its starting cursor first; the clock starts when all are ready.
     let barrier = Arc::new(Barrier::new(a.devices + 1));
     let changes_seen = Arc::new(AtomicU64::new(0));
+    let origin = Instant::now();
+    let keep_timeline = a.timeline.is_some();
     let mut tasks = Vec::new();
     for n in 0..a.devices {
         let device = format!("{}-{run}-{n}", a.device_prefix);
@@ -684,7 +725,7 @@ async fn agent(a: AgentArgs) -> Result<Value> {
         let phase = interval.map(|i| i.mul_f64(n as f64 / a.devices as f64));
         let mut rng = Rng::new(a.seed.wrapping_mul(1_000_003).wrapping_add(n as u64 + 1));
         tasks.push(tokio::spawn(async move {
-            let mut stats = Stats::default();
+            let mut stats = if keep_timeline { Stats::with_timeline(origin, n) } else { Stats::default() };
             let prepared: Result<i64> = async {
                 conn.connect().await?;
                 if from_zero {
@@ -804,6 +845,13 @@ async fn agent(a: AgentArgs) -> Result<Value> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu.since();
+    if let (Some(path), Some(timeline)) = (&a.timeline, &mut stats.1) {
+        write_timeline(path, timeline, started.saturating_duration_since(origin))?;
+        // The wall clock of start_ms = 0, to line the timeline up with other logs.
+        let epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let start_epoch_ms = epoch.saturating_sub(started.elapsed()).as_millis();
+        eprintln!("timeline {}: start_ms 0 is {start_epoch_ms} ms since the Unix epoch", path.display());
+    }
     Ok(report(
         "agent",
         &stats,
@@ -816,6 +864,21 @@ async fn agent(a: AgentArgs) -> Result<Value> {
             "cpu": cpu,
         }),
     ))
+}
+
+/// The CSV of `--timeline`, in start order, times from the start of the measured run.
+fn write_timeline(path: &std::path::Path, timeline: &mut Timeline, run_start: Duration) -> Result<()> {
+    use std::io::Write as _;
+    timeline.samples.sort_by_key(|s| s.start);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "device,kind,start_ms,latency_ms,server_ms")?;
+    for s in &timeline.samples {
+        let start = s.start.as_secs_f64() * 1e3 - run_start.as_secs_f64() * 1e3;
+        let server = s.server_ms.map(|m| format!("{m:.3}")).unwrap_or_default();
+        writeln!(out, "{},{},{start:.3},{:.3},{server}", s.device, s.kind, s.latency.as_secs_f64() * 1e3)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------ seed

@@ -17,6 +17,7 @@ use axum::ServiceExt as _;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -174,6 +175,8 @@ impl Application {
     }
 
     async fn shared_state(config: Config, db: Db, keys: &ServerKeys) -> anyhow::Result<AppState> {
+        // Beside the connecting below; awaited before the first request can come.
+        let phone_metadata = tokio::task::spawn_blocking(switchboard_domain::phone::warm_up);
         let feed = Arc::new(crate::feed::tail::Feed::default());
         let writer_settings = crate::feed::writer::WriterSettings {
             idempotency_ttl: config.idempotency_ttl,
@@ -189,6 +192,7 @@ impl Application {
         .context("cannot start the write path")?;
         let google = crate::google::Google::new(&config, crate::config::sealed::Sealer::new(&keys.encryption))?;
         let lookup_db = connect_lookup_db(&config, &db).await?;
+        phone_metadata.await.context("loading the phone-number metadata failed")?;
         Ok(AppState::new(Shared {
             lookup_db,
             google,
@@ -239,7 +243,14 @@ impl Application {
             shutdown.await;
             io.close().await;
         };
-        let result = axum::serve(self.listener, service.into_make_service_with_connect_info::<SocketAddr>())
+        // Responses and Socket.IO frames are small writes: without TCP_NODELAY, a write made while an earlier
+        // one is unacknowledged waits for the peer's delayed ACK (up to 40 ms on Linux).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+            }
+        });
+        let result = axum::serve(listener, service.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         stop.cancel();

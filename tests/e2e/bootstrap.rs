@@ -159,13 +159,76 @@ fn binary_serves_and_prints_credentials_once() {
     assert!(!second.contains("api key:"), "credentials are printed only on the first start:\n{second}");
 }
 
+/// A write transaction slower than `slow_write_log_ms` (here 0: every one) is logged with each step's time.
+#[test]
+fn slow_write_transactions_are_logged_with_their_steps() {
+    let dir = std::env::temp_dir().join(format!("switchboard-slow-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("switchboard.toml");
+    std::fs::write(&config, "slow_write_log_ms = 0\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_line = || lines.next().expect("server exited early").unwrap();
+    let mut key = None;
+    let url = loop {
+        let line = next_line();
+        if let Some(k) = line.split("api key:").nth(1) {
+            key = Some(k.trim().to_owned());
+        }
+        if let Some(i) = line.find("listening on http://") {
+            break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let key = key.expect("a first start prints the API key");
+    let created =
+        blocking_request("POST", &format!("{url}/api/v1/contacts"), Some(&key), Some(r#"{"given_name":"Slow"}"#));
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let logged = loop {
+        let line = next_line();
+        if line.contains("slow write transaction") {
+            break line;
+        }
+    };
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    for step in ["begin", "lock", "load", "apply", "write", "commit"] {
+        assert!(logged.contains(&format!("{step} ")), "step {step} missing: {logged}");
+    }
+    assert!(logged.contains("requests=1") && logged.contains("changes=1"), "{logged}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A tiny blocking GET over std (this test runs outside any async runtime).
 fn blocking_get(url: &str) -> String {
+    blocking_request("GET", url, None, None)
+}
+
+/// One HTTP/1.1 request over std, with an optional bearer credential and JSON body; the whole answer.
+fn blocking_request(method: &str, url: &str, bearer: Option<&str>, json: Option<&str>) -> String {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(token) = bearer {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = json.unwrap_or_default();
+    if json.is_some() {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    write!(s, "{head}\r\n{body}").unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out

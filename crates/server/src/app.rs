@@ -181,6 +181,7 @@ impl Application {
         let writer_settings = crate::feed::writer::WriterSettings {
             idempotency_ttl: config.idempotency_ttl,
             mutation_ttl: config.mutation_ttl,
+            slow_write_log: config.slow_write_log,
         };
         let writers = crate::feed::writer::Writers::start(
             &config.database_url,

@@ -91,6 +91,8 @@ pub struct Config {
     pub mutation_ttl: Duration,
     /// The change-feed poll, the safety net behind commit and `NOTIFY` wake-ups.
     pub feed_poll_interval: Duration,
+    /// A write transaction that takes longer is logged (warn) with the time of each of its steps.
+    pub slow_write_log: Duration,
     /// How often this instance refreshes its "device connected" rows; they expire after three beats.
     pub device_heartbeat_interval: Duration,
     /// Name of the workspace created on first start.
@@ -168,6 +170,7 @@ impl Default for Config {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             mutation_ttl: Duration::from_secs(30 * 24 * 3600),
             feed_poll_interval: Duration::from_secs(1),
+            slow_write_log: Duration::from_millis(100),
             device_heartbeat_interval: Duration::from_secs(15),
             bootstrap_workspace_name: "My Business".to_owned(),
             bootstrap_owner_email: "owner@switchboard.local".to_owned(),
@@ -237,6 +240,7 @@ struct FileConfig {
     idempotency_ttl_secs: Option<u64>,
     mutation_ttl_secs: Option<u64>,
     feed_poll_interval_ms: Option<u64>,
+    slow_write_log_ms: Option<u64>,
     device_heartbeat_secs: Option<u64>,
     bootstrap_workspace_name: Option<String>,
     bootstrap_owner_email: Option<String>,
@@ -325,6 +329,7 @@ impl Config {
             idempotency_ttl: secs(file.idempotency_ttl_secs, d.idempotency_ttl),
             mutation_ttl: secs(file.mutation_ttl_secs, d.mutation_ttl),
             feed_poll_interval: file.feed_poll_interval_ms.map(Duration::from_millis).unwrap_or(d.feed_poll_interval),
+            slow_write_log: file.slow_write_log_ms.map(Duration::from_millis).unwrap_or(d.slow_write_log),
             device_heartbeat_interval: secs(file.device_heartbeat_secs, d.device_heartbeat_interval),
             bootstrap_workspace_name: overrides
                 .bootstrap_workspace_name

@@ -219,6 +219,8 @@ pub struct WriterSettings {
     pub idempotency_ttl: Duration,
     /// How long offline mutation ids are remembered.
     pub mutation_ttl: Duration,
+    /// A transaction that takes longer is logged with its steps' times.
+    pub slow_write_log: Duration,
 }
 
 /// Connections of the writers' own pool: one transaction per workspace at a time, several workspaces at once.
@@ -348,9 +350,19 @@ async fn run(
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
         let started = std::time::Instant::now();
         let applied = batch::apply(&db, ws, feed.instance, &requests, &settings).await;
-        metrics::histogram!("feed_group_commit_seconds").record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        metrics::histogram!("feed_group_commit_seconds").record(took.as_secs_f64());
         match applied {
-            Ok(batch::Committed { results, start, version, events }) => {
+            Ok(batch::Committed { results, start, version, events, steps }) => {
+                if took >= settings.slow_write_log {
+                    tracing::warn!(
+                        workspace = %ws.0,
+                        requests = results.len(),
+                        changes = events.len(),
+                        "slow write transaction: {:.1} ms ({steps})",
+                        took.as_secs_f64() * 1e3
+                    );
+                }
                 if let Some(checkpointer) = &checkpointer {
                     checkpointer.committed();
                 }

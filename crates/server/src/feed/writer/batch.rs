@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use switchboard_domain::{ContactFields, Field, FieldError, Merge, WorkspaceId};
 use switchboard_store::{Conn, Db, Script, Step, conn_run, statement};
 use uuid::Uuid;
@@ -37,6 +38,39 @@ pub struct Committed {
     pub version: i64,
     /// Each change as an event, in version order (versions `start + 1 ..= version`).
     pub events: Vec<crate::feed::tail::FeedEvent>,
+    /// How long each step of the transaction took.
+    pub steps: Steps,
+}
+
+/// The time of each step of one transaction, for the slow-write log: it tells a slow disk (commit) from a
+/// lock held elsewhere (lock) or a big batch (write).
+#[derive(Debug)]
+pub struct Steps {
+    last: Instant,
+    times: Vec<(&'static str, Duration)>,
+}
+
+impl Steps {
+    fn start() -> Self {
+        Self { last: Instant::now(), times: Vec::with_capacity(6) }
+    }
+
+    /// Ends the step `name` now.
+    fn end(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.times.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, time)) in self.times.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {:.1} ms", time.as_secs_f64() * 1e3)?;
+        }
+        Ok(())
+    }
 }
 
 /// A contact as the batch sees it.
@@ -82,12 +116,15 @@ pub async fn apply(
     requests: &[&WriteRequest],
     settings: &WriterSettings,
 ) -> Result<Committed, sqlx::Error> {
+    let mut steps = Steps::start();
     let mut tx = db.begin().await?;
     let mut conn = tx.conn();
+    steps.end("begin");
     // Takes the workspace row lock (PostgreSQL; SQLite holds the database write lock already).
     let start: i64 = conn_run!(&mut conn, c => sqlx::query_scalar(
         "UPDATE workspaces SET version = version WHERE id = $1 RETURNING version",
     ).bind(ws.0).fetch_one(&mut **c).await)?;
+    steps.end("lock");
     let mut ids: Vec<Uuid> = requests.iter().flat_map(|r| &r.items).filter_map(|i| existing_id(&i.op)).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -99,6 +136,7 @@ pub async fn apply(
             (contact.id, Slot { contact: (!foreign).then_some(contact), foreign, write: Write::Nothing })
         })
         .collect();
+    steps.end("load");
     // Microseconds: what PostgreSQL stores, so a response equals a later read on both databases.
     let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
     let mut batch =
@@ -107,18 +145,21 @@ pub async fn apply(
     for request in requests {
         results.push(batch.request(&mut conn, request, settings).await?);
     }
+    steps.end("apply");
     // Written even when no contact changed: a person whose etag moved but whose fields did not.
     let links: Vec<&LinkWrite> = batch.links.iter().collect();
     crate::google::links::lock_accounts(&mut conn, ws, &links).await?;
     batch.write(&mut conn, &links, start, instance).await?;
+    steps.end("write");
     tx.commit().await?;
+    steps.end("commit");
     let events = batch
         .changes
         .into_iter()
         .zip(batch.changed)
         .map(|(change, contact)| crate::feed::tail::event(ws, change, contact))
         .collect();
-    Ok(Committed { results, start, version: batch.version, events })
+    Ok(Committed { results, start, version: batch.version, events, steps })
 }
 
 /// The id an operation needs to look up: not for a create with a fresh server-made id.

@@ -74,6 +74,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   section "cargo build --release -p switchboard -p switchboard-loadgen"
   cargo build --release -p switchboard -p switchboard-loadgen
 fi
+# A build leaves dirty pages that the kernel writes back over the next half minute, during the first (SQLite)
+# measurements, whose commits and checkpoints would share the disk with it. Write them back first.
+sync
 [ -x "$BIN" ] || die "$BIN not found"
 [ -x "$LOADGEN" ] || die "$LOADGEN not found"
 if [ "$FANOUT_CLIENT" != rust ] && [ ! -d bench/fanout/node_modules/socket.io-client ]; then

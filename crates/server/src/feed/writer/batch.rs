@@ -42,8 +42,9 @@ pub struct Committed {
     pub steps: Steps,
 }
 
-/// The time of each step of one transaction, for the slow-write log: it tells a slow disk (commit) from a
-/// lock held elsewhere (lock) or a big batch (write).
+/// The time of each step of one transaction, for the slow-write log: it tells a slow disk (`commit`) from a
+/// lock held elsewhere (`begin` on SQLite: the file's write turn; `lock` on PostgreSQL: the workspace row) or
+/// a big batch (`write`).
 #[derive(Debug)]
 pub struct Steps {
     last: Instant,

@@ -125,26 +125,8 @@ async fn mismatched_secrets_refuse_to_start(backend: Backend) {
 fn binary_serves_and_prints_credentials_once() {
     let dir = std::env::temp_dir().join(format!("switchboard-bin-{}", uuid::Uuid::now_v7().simple()));
     let run = |dir: &std::path::Path| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut seen = Vec::new();
-        let url = loop {
-            let line = lines.next().expect("server exited early").unwrap();
-            seen.push(line.clone());
-            if let Some(i) = line.find("listening on http://") {
-                let rest = &line[i + "listening on ".len()..];
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
+        let (mut child, mut lines) = spawn_serve(dir, &[]);
+        let (url, seen) = read_until_listening(&mut lines);
         let body = blocking_get(&format!("{url}/health"));
         Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
         let status = child.wait().unwrap();
@@ -166,36 +148,19 @@ fn slow_write_transactions_are_logged_with_their_steps() {
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("switchboard.toml");
     std::fs::write(&config, "slow_write_log_ms = 0\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&dir)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next_line = || lines.next().expect("server exited early").unwrap();
-    let mut key = None;
-    let url = loop {
-        let line = next_line();
-        if let Some(k) = line.split("api key:").nth(1) {
-            key = Some(k.trim().to_owned());
-        }
-        if let Some(i) = line.find("listening on http://") {
-            break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let key = key.expect("a first start prints the API key");
+    let (mut child, mut lines) = spawn_serve(&dir, &["--config".as_ref(), config.as_os_str()]);
+    let (url, seen) = read_until_listening(&mut lines);
+    let key = seen
+        .iter()
+        .find_map(|line| line.split("api key:").nth(1))
+        .expect("a first start prints the API key")
+        .trim()
+        .to_owned();
     let created =
         blocking_request("POST", &format!("{url}/api/v1/contacts"), Some(&key), Some(r#"{"given_name":"Slow"}"#));
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let logged = loop {
-        let line = next_line();
+        let line = lines.next().expect("server exited early").unwrap();
         if line.contains("slow write transaction") {
             break line;
         }
@@ -207,6 +172,39 @@ fn slow_write_transactions_are_logged_with_their_steps() {
     }
     assert!(logged.contains("requests=1") && logged.contains("changes=1"), "{logged}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+type Lines = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// The real binary serving a SQLite database in `dir` on a free port, `extra` arguments added, logging at
+/// `info` without colours; its standard output as lines.
+fn spawn_serve(dir: &std::path::Path, extra: &[&std::ffi::OsStr]) -> (std::process::Child, Lines) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+/// Reads a starting server's output up to its "listening on" line: its URL, and every line read.
+fn read_until_listening(lines: &mut Lines) -> (String, Vec<String>) {
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next().expect("server exited early").unwrap();
+        seen.push(line.clone());
+        if let Some(i) = line.find("listening on http://") {
+            let url = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+            return (url, seen);
+        }
+    }
 }
 
 /// A tiny blocking GET over std (this test runs outside any async runtime).

@@ -11,12 +11,14 @@ mod json_text;
 mod pool;
 #[cfg(test)]
 mod test_files;
+mod warm;
 
 pub use bound::{Binder, Bound, Script, Step, run_all, run_overlapped};
 pub use checkpoint::Checkpointer;
 pub use json_text::JsonText;
 pub use pool::{Backend, Conn, Db, DbOptions, PoolStats, PooledConn, SqliteWriteTurn, Tx, backend_of, sqlite_file};
 pub use sqlx;
+pub use warm::{WarmConn, WarmPool};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend `$db` is.
 ///

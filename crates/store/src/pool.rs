@@ -34,13 +34,15 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// An open write transaction on either backend. Commit it explicitly; dropping it rolls back.
+/// An open write transaction on either backend. Commit it explicitly; dropping it rolls back. `'c` is the
+/// connection it runs on: `'static` when it owns one from the pool ([`Db::begin`]), borrowed from a
+/// [`crate::WarmConn`] otherwise.
 #[derive(Debug)]
-pub enum Tx {
+pub enum Tx<'c> {
     /// SQLite transaction (started with `BEGIN IMMEDIATE`), and this process's turn to write the file.
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, SqliteWriteTurn),
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>, SqliteWriteTurn),
     /// PostgreSQL transaction.
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
 }
 
 /// This process's turn to write one SQLite file, held for a transaction's life.
@@ -54,7 +56,7 @@ pub enum Tx {
 pub struct SqliteWriteTurn(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
 
 impl SqliteWriteTurn {
-    async fn take(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
+    pub(crate) async fn take(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
         static TURNS: std::sync::LazyLock<
             std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>>,
         > = std::sync::LazyLock::new(Default::default);
@@ -109,7 +111,7 @@ impl PooledConn {
     }
 }
 
-impl Tx {
+impl Tx<'_> {
     /// Borrows the transaction's connection for query helpers.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
@@ -191,7 +193,7 @@ static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/s
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A pooled connection idle for longer than this is pinged before it is handed out.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
 
 /// sqlx pings every connection on every checkout by default: one more database round trip (PostgreSQL) or
 /// worker-thread hop (SQLite) per request, and the writer's transactions pay it too. A connection that was
@@ -278,7 +280,7 @@ impl Db {
 
     /// Begins a write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`), so
     /// two writers wait on the busy timeout instead of failing when a read lock would need upgrading.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+    pub async fn begin(&self) -> Result<Tx<'static>, sqlx::Error> {
         Ok(match self {
             Db::Sqlite(pool) => {
                 let turn = SqliteWriteTurn::take(pool).await?;

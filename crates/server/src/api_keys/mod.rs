@@ -36,7 +36,7 @@ const KEY_SELECT: &str = "SELECT k.id, k.name, k.prefix, k.scopes, a.code AS age
 
 /// Inserts a key in an open transaction; returns its id and the full key (to show once).
 pub async fn insert(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     ws: WorkspaceId,
     name: &str,
     scopes: &ScopeSet,

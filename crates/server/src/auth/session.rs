@@ -169,7 +169,7 @@ fn pair(state: &AppState, user: SessionUser, refresh: String, refresh_expires: D
 }
 
 async fn insert_refresh(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     state: &AppState,
     ws: WorkspaceId,
     user: UserId,

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_domain::{ContactFields, ContactPatch, FieldError, WorkspaceId};
-use switchboard_store::{Checkpointer, Db, DbOptions};
+use switchboard_store::{Checkpointer, Db, DbOptions, WarmPool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -237,7 +237,7 @@ const WRITER_SQLITE_CACHE_KIB: u32 = 32 * 1024;
 /// thread the hops are not queued behind handlers; the kernel schedules the mostly idle writer thread
 /// promptly.
 pub struct Writers {
-    db: Db,
+    conns: Arc<WarmPool>,
     /// SQLite: the write path's WAL checkpoints, off the committing connection (store's `checkpoint`).
     checkpointer: Option<Checkpointer>,
     settings: WriterSettings,
@@ -290,7 +290,9 @@ impl Writers {
                 Ok::<_, switchboard_store::StoreError>((db, checkpointer))
             })
             .await??;
-        Ok(Self { db, checkpointer, settings, feed, tasks: Mutex::new(HashMap::new()), runtime: Some(runtime) })
+        // One connection stays in the pool for the checkpointer.
+        let conns = Arc::new(WarmPool::new(db, WRITER_CONNECTIONS as usize - 1));
+        Ok(Self { conns, checkpointer, settings, feed, tasks: Mutex::new(HashMap::new()), runtime: Some(runtime) })
     }
 
     /// Applies a request through the workspace's writer and waits for its result.
@@ -319,7 +321,7 @@ impl Writers {
             return s.clone();
         }
         let (tx, rx) = mpsc::channel(4_096);
-        let task = run(self.db.clone(), self.checkpointer.clone(), ws, rx, self.settings.clone(), self.feed.clone());
+        let task = run(self.conns.clone(), self.checkpointer.clone(), ws, rx, self.settings.clone(), self.feed.clone());
         self.runtime.as_ref().expect("the writers' runtime runs until they are dropped").spawn(task);
         tasks.insert(ws, tx.clone());
         tx
@@ -327,7 +329,7 @@ impl Writers {
 }
 
 async fn run(
-    db: Db,
+    conns: Arc<WarmPool>,
     checkpointer: Option<Checkpointer>,
     ws: WorkspaceId,
     mut rx: mpsc::Receiver<Job>,
@@ -349,7 +351,7 @@ async fn run(
         metrics::histogram!("feed_group_commit_requests").record(jobs.len() as f64);
         let requests: Vec<&WriteRequest> = jobs.iter().map(|j| &j.request).collect();
         let started = std::time::Instant::now();
-        let applied = batch::apply(&db, ws, feed.instance, &requests, &settings).await;
+        let applied = batch::apply(&conns, ws, feed.instance, &requests, &settings).await;
         let took = started.elapsed();
         metrics::histogram!("feed_group_commit_seconds").record(took.as_secs_f64());
         match applied {

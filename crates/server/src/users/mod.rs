@@ -37,7 +37,7 @@ const MEMBER_SELECT: &str = "SELECT u.id, u.email, u.name, m.role, m.is_active, 
 
 /// Inserts a user (in an open transaction). A duplicate email is `Conflict`.
 pub async fn insert_user(
-    tx: &mut Tx,
+    tx: &mut Tx<'_>,
     email: &Email,
     name: &PersonName,
     password_hash: &str,
@@ -53,7 +53,7 @@ pub async fn insert_user(
 }
 
 /// Adds a user to a workspace (in an open transaction).
-pub async fn insert_membership(tx: &mut Tx, ws: WorkspaceId, user: UserId, role: Role) -> Result<(), StoreError> {
+pub async fn insert_membership(tx: &mut Tx<'_>, ws: WorkspaceId, user: UserId, role: Role) -> Result<(), StoreError> {
     let now = Utc::now();
     tx_run!(tx, conn => sqlx::query(
         "INSERT INTO memberships (workspace_id, user_id, role, is_active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",

@@ -28,7 +28,7 @@ pub struct Workspace {
 const WORKSPACE_COLUMNS: &str = "id, name, slug, timezone, version, created_at";
 
 /// Inserts a workspace in an open transaction.
-pub async fn insert(tx: &mut Tx, name: &WorkspaceName, slug: &Slug) -> Result<Workspace, StoreError> {
+pub async fn insert(tx: &mut Tx<'_>, name: &WorkspaceName, slug: &Slug) -> Result<Workspace, StoreError> {
     let ws = Workspace {
         id: WorkspaceId::new().0,
         name: name.as_str().to_owned(),

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_domain::{ContactFields, Field, FieldError, Merge, WorkspaceId};
-use switchboard_store::{Conn, Db, Script, Step, conn_run, statement};
+use switchboard_store::{Conn, Script, Step, WarmConn, WarmPool, conn_run, statement};
 use uuid::Uuid;
 
 /// A batch whose statements bind at most this many parameters is written in one round trip (below both
@@ -109,16 +109,33 @@ struct Batch {
     links: Vec<crate::google::links::LinkWrite>,
 }
 
-/// Applies `requests` in one transaction.
+/// Applies `requests` in one transaction, on the connection that committed last.
 pub async fn apply(
-    db: &Db,
+    conns: &WarmPool,
     ws: WorkspaceId,
     instance: Uuid,
     requests: &[&WriteRequest],
     settings: &WriterSettings,
 ) -> Result<Committed, sqlx::Error> {
-    let mut steps = Steps::start();
-    let mut tx = db.begin().await?;
+    let steps = Steps::start();
+    let mut conn = conns.acquire().await?;
+    let committed = transaction(&mut conn, steps, ws, instance, requests, settings).await;
+    if committed.is_err() {
+        // The error may have left the connection unusable (PostgreSQL's socket closed): a fresh one next time.
+        conn.discard();
+    }
+    committed
+}
+
+async fn transaction(
+    conn: &mut WarmConn<'_>,
+    mut steps: Steps,
+    ws: WorkspaceId,
+    instance: Uuid,
+    requests: &[&WriteRequest],
+    settings: &WriterSettings,
+) -> Result<Committed, sqlx::Error> {
+    let mut tx = conn.begin().await?;
     let mut conn = tx.conn();
     steps.end("begin");
     // Takes the workspace row lock (PostgreSQL; SQLite holds the database write lock already).

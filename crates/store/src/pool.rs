@@ -49,9 +49,10 @@ pub enum Tx<'c> {
 ///
 /// SQLite lets one transaction write at a time and makes the others wait in its busy handler, which sleeps
 /// 1, 2, 5, 10, 15… ms between tries: a contact write that met the usage flush or the device heartbeat lost
-/// 18 ms or more to a lock held for one. The process's own writers (the group-commit writers and the main
-/// pool's transactions) therefore queue on an async mutex per file first, woken the moment the previous
-/// transaction ends, in arrival order. Other processes on the file (CLI commands) still meet the busy handler.
+/// 18 ms or more to a lock held for one. The process's own writers (the group-commit writers, the main
+/// pool's transactions, and the checkpointer when it cuts the WAL back) therefore queue on an async mutex per
+/// file first, woken the moment the previous one ends, in arrival order. Other processes on the file (CLI
+/// commands) still meet the busy handler.
 #[derive(Debug)]
 pub struct SqliteWriteTurn(#[allow(dead_code)] tokio::sync::OwnedMutexGuard<()>);
 

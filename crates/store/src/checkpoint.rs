@@ -74,8 +74,9 @@ impl Checkpointer {
                 if pool.is_closed() {
                     break;
                 }
-                let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-                let checkpointed = if quiet && wal_bytes > truncate_above {
+                // The file's size only matters once writes have paused: no `stat` beside every commit.
+                let wal_bytes = if quiet { std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) } else { 0 };
+                let checkpointed = if wal_bytes > truncate_above {
                     truncate(&pool).await.map(|((busy, wal_pages, copied), turn_held)| {
                         if busy == 0 {
                             let turn_ms = turn_held.as_millis();
@@ -150,6 +151,18 @@ mod tests {
         std::fs::metadata(path).map(|m| m.len() / PAGE).unwrap_or(0)
     }
 
+    /// Inserts `rows` rows of about one page each into `t`, in one commit.
+    async fn insert_pages(pool: &SqlitePool, rows: u32) {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO t SELECT randomblob(4000) FROM n",
+        )
+        .bind(rows)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+
     /// The write path's connections leave checkpoints to the task: without it the WAL keeps every page
     /// written and the database file stays empty; the task copies them into the file, and the next
     /// writes start the WAL over from the top instead of growing it.
@@ -171,13 +184,7 @@ mod tests {
         // 20 commits of 100 rows of one page each: about 2,000 pages, twice SQLite's checkpoint threshold.
         let write = || async {
             for _ in 0..20 {
-                sqlx::query(
-                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
-                     INSERT INTO t SELECT randomblob(4000) FROM n",
-                )
-                .execute(pool)
-                .await
-                .unwrap();
+                insert_pages(pool, 100).await;
             }
         };
         write().await;
@@ -211,13 +218,7 @@ mod tests {
         let Db::Sqlite(pool) = &db else { unreachable!() };
         sqlx::query("CREATE TABLE t (x BLOB)").execute(pool).await.unwrap();
         // About 1,000 pages (4 MB) in the WAL.
-        sqlx::query(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) \
-             INSERT INTO t SELECT randomblob(4000) FROM n",
-        )
-        .execute(pool)
-        .await
-        .unwrap();
+        insert_pages(pool, 1_000).await;
         assert!(file_pages(&wal) >= 1_000, "the WAL holds the rows: {} pages", file_pages(&wal));
 
         let mut writing = db.begin().await.unwrap();

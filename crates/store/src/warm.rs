@@ -8,40 +8,56 @@
 //! benchmark (bench/README.md). On PostgreSQL it saves the pool's bookkeeping and nothing else.
 //!
 //! Connections kept here stay checked out of the pool; at most `keep` of them, so the pool always has one
-//! for others (the `Checkpointer` shares the write path's pool).
+//! for others (the `Checkpointer` shares the write path's pool). The pool retires a connection older than its
+//! `max_lifetime` when it comes back; a connection kept here longer than that goes back to the pool instead of
+//! the stack, so the write path's connections are renewed as the pool's others are.
 
 use crate::pool::{PING_AFTER_IDLE, SqliteWriteTurn};
 use crate::{Db, PooledConn, Tx};
 use sqlx::Connection;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The write path's connections: checked out of `db`, returned to a stack.
 #[derive(Debug)]
 pub struct WarmPool {
     db: Db,
     keep: usize,
-    /// Idle connections, the most recently returned last, with when they were returned.
-    idle: Mutex<Vec<(PooledConn, Instant)>>,
+    /// The pool's `max_lifetime`: a connection kept longer is handed back to the pool, which closes it.
+    max_lifetime: Option<Duration>,
+    /// Idle connections, the most recently returned last.
+    idle: Mutex<Vec<Kept>>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    conn: PooledConn,
+    /// When this pool took it out of `db` (its age is at least that).
+    taken: Instant,
+    returned: Instant,
 }
 
 impl WarmPool {
     /// Connections of `db`, at most `keep` of them idle here (the rest go back to `db`).
     pub fn new(db: Db, keep: usize) -> Self {
-        Self { db, keep, idle: Mutex::new(Vec::new()) }
+        let max_lifetime = match &db {
+            Db::Sqlite(pool) => pool.options().get_max_lifetime(),
+            Db::Postgres(pool) => pool.options().get_max_lifetime(),
+        };
+        Self { db, keep, max_lifetime, idle: Mutex::new(Vec::new()) }
     }
 
     /// The connection returned last, else one from the pool. One that sat idle longer than the pool would
     /// let it is pinged first, as the pool would (a PostgreSQL server may have dropped it meanwhile).
     pub async fn acquire(&self) -> Result<WarmConn<'_>, sqlx::Error> {
         let kept = self.idle.lock().expect("warm pool lock").pop();
-        if let Some((mut conn, returned)) = kept {
+        if let Some(Kept { mut conn, taken, returned }) = kept {
             if returned.elapsed() <= PING_AFTER_IDLE || ping(&mut conn).await.is_ok() {
-                return Ok(WarmConn { conn: Some(conn), home: self });
+                return Ok(WarmConn { conn: Some(conn), taken, home: self });
             }
             close_on_drop(&mut conn);
         }
-        Ok(WarmConn { conn: Some(self.db.acquire().await?), home: self })
+        Ok(WarmConn { conn: Some(self.db.acquire().await?), taken: Instant::now(), home: self })
     }
 
     /// Idle connections kept here (for tests and gauges).
@@ -54,6 +70,7 @@ impl WarmPool {
 #[derive(Debug)]
 pub struct WarmConn<'a> {
     conn: Option<PooledConn>,
+    taken: Instant,
     home: &'a WarmPool,
 }
 
@@ -84,11 +101,12 @@ impl WarmConn<'_> {
 impl Drop for WarmConn<'_> {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
+        let expired = self.home.max_lifetime.is_some_and(|lifetime| self.taken.elapsed() >= lifetime);
         let mut idle = self.home.idle.lock().expect("warm pool lock");
-        if idle.len() < self.home.keep {
-            idle.push((conn, Instant::now()));
+        if idle.len() < self.home.keep && !expired {
+            idle.push(Kept { conn, taken: self.taken, returned: Instant::now() });
         }
-        // Otherwise `conn` drops here, back into the pool.
+        // Otherwise `conn` drops here, back into the pool (which closes it if it is past its lifetime).
     }
 }
 
@@ -194,6 +212,27 @@ mod tests {
             let mut next = warm.acquire().await.unwrap();
             assert!(!marked(&mut next).await, "a connection that was never marked");
         }
+        drop(warm);
+        db.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_connection_past_the_pools_lifetime_goes_back_to_the_pool() {
+        let dir = crate::test_files::TestDir::new("warm-lifetime");
+        let db = two_open(&dir).await;
+        let mut warm = WarmPool::new(db.clone(), 3);
+        assert_eq!(
+            warm.max_lifetime,
+            Some(Duration::from_secs(30 * 60)),
+            "sqlx's default lifetime, read from the pool"
+        );
+        warm.max_lifetime = Some(Duration::from_millis(50));
+        drop(warm.acquire().await.unwrap());
+        assert_eq!(warm.idle(), 1, "young: kept");
+        let conn = warm.acquire().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        drop(conn);
+        assert_eq!(warm.idle(), 0, "past the lifetime: handed back to the pool, not kept");
         drop(warm);
         db.close().await;
     }

@@ -190,9 +190,9 @@ mod tests {
         drop((a, b));
         assert_eq!(warm.idle(), 1);
         // sqlx returns a dropped connection from a task of its own.
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(5);
         while db.stats().idle < 1 && Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         assert_eq!(db.stats().idle, 1, "the other went back to the pool");
         drop(warm);
